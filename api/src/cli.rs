@@ -1,0 +1,126 @@
+//! Running a parsed command line: each command prints its report and
+//! returns the process exit status.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigrationStatus;
+
+use crate::config::{Cli, Command, MigrateAction};
+use crate::db::{DbOptions, connect, migrate_up};
+use crate::error::Result;
+use crate::progress::Progress;
+use crate::seed::import::{Action, ImportOptions, ImportReport, import_corpus};
+
+/// Exit status for invalid input or a failure (nothing written).
+pub const EXIT_FAILURE: u8 = 1;
+
+async fn open(cli: &Cli) -> Result<DatabaseConnection> {
+    let mut options = DbOptions::new(&cli.database_url);
+    options.max_connections = cli.db_max_connections;
+    options.busy_timeout = Duration::from_millis(cli.db_busy_timeout_ms);
+    connect(&options).await
+}
+
+/// Runs the command; errors are printed, never panicked.
+pub async fn run(cli: Cli) -> ExitCode {
+    match dispatch(&cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+async fn dispatch(cli: &Cli) -> Result<u8> {
+    match &cli.command {
+        Command::Import {
+            paths,
+            dry_run,
+            force,
+            skip_invalid,
+        } => {
+            let db = open(cli).await?;
+            migrate_up(&db).await?;
+            let options = ImportOptions {
+                paths: paths.clone(),
+                dry_run: *dry_run,
+                force: *force,
+                skip_invalid: *skip_invalid,
+            };
+            let report = import_corpus(&db, &options, &Progress::for_stderr()).await?;
+            print_import_report(&report, &options);
+            Ok(report.exit_code())
+        }
+        Command::Export { dir } => {
+            let db = open(cli).await?;
+            migrate_up(&db).await?;
+            let n = crate::seed::export::export_corpus(&db, dir, &Progress::for_stderr()).await?;
+            println!("{n} articles exported to {}", dir.display());
+            Ok(0)
+        }
+        Command::Migrate { action } => {
+            let db = open(cli).await?;
+            migrate(&db, *action).await?;
+            Ok(0)
+        }
+    }
+}
+
+async fn migrate(db: &DatabaseConnection, action: MigrateAction) -> Result<()> {
+    match action {
+        MigrateAction::Up => migrate_up(db).await?,
+        MigrateAction::Down => Migrator::down(db, Some(1)).await?,
+        MigrateAction::Fresh => Migrator::fresh(db).await?,
+        MigrateAction::Status => {
+            for m in Migrator::get_migration_with_status(db).await? {
+                let state = match m.status() {
+                    MigrationStatus::Applied => "applied",
+                    MigrationStatus::Pending => "pending",
+                };
+                println!("{state:8} {}", m.name());
+            }
+            return Ok(());
+        }
+    }
+    let pending = Migrator::get_pending_migrations(db).await?.len();
+    let applied = Migrator::get_applied_migrations(db).await?.len();
+    println!("{applied} migrations applied, {pending} pending");
+    Ok(())
+}
+
+fn print_import_report(report: &ImportReport, options: &ImportOptions) {
+    for problem in &report.problems {
+        eprintln!("{problem}");
+    }
+    let verb = |now: &'static str, would: &'static str| if options.dry_run { would } else { now };
+    for p in &report.plan {
+        match &p.action {
+            Action::Conflict(reason) => eprintln!(
+                "{}: conflict: {reason}, and the file changed; left as it is (rerun with --force to apply the file)",
+                p.path
+            ),
+            Action::Force(reason) => eprintln!(
+                "{}: {} over editors' changes: {reason}",
+                p.path,
+                verb("applied", "would apply")
+            ),
+            Action::Create if options.dry_run => println!("{}: would create article {}", p.path, p.id),
+            Action::Update if options.dry_run => println!("{}: would update article {}", p.path, p.id),
+            Action::Unchanged if options.dry_run => println!("{}: unchanged, would be left", p.path),
+            _ => {}
+        }
+    }
+    if report.problems.is_empty() {
+        // Nothing to add.
+    } else if !report.written && !options.dry_run {
+        eprintln!("nothing was written: fix the files above, or rerun with --skip-invalid to write the valid ones");
+    } else if options.skip_invalid && !options.dry_run {
+        eprintln!("{} invalid file(s) skipped", report.invalid_files);
+    }
+    let prefix = if options.dry_run { "dry run: " } else { "" };
+    println!("{prefix}{}", report.summary());
+}

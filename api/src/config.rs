@@ -1,0 +1,74 @@
+//! The command line: every flag with its environment fallback, read once
+//! into typed values.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::db::DEFAULT_DATABASE_URL;
+
+/// quicktakes: a GraphQL content server for a Q&A knowledge site.
+#[derive(Debug, Parser)]
+#[command(name = "quicktakes", version, about)]
+pub struct Cli {
+    /// Database: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+
+    /// Most database connections in the pool.
+    #[arg(long, env = "QUICKTAKES_DB_MAX_CONNECTIONS", default_value_t = 8, global = true)]
+    pub db_max_connections: u32,
+
+    /// Milliseconds a SQLite writer waits for the lock before giving up.
+    #[arg(long, env = "QUICKTAKES_DB_BUSY_TIMEOUT_MS", default_value_t = 5000, global = true)]
+    pub db_busy_timeout_ms: u64,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import seed files (folders are searched recursively for `*.md`).
+    Import {
+        /// Files or folders to import.
+        #[arg(env = "QUICKTAKES_SEEDS", value_delimiter = ',', default_value = "seeds")]
+        paths: Vec<PathBuf>,
+        /// Print what would be created, updated, left, refused and in conflict; write nothing.
+        #[arg(long, env = "QUICKTAKES_DRY_RUN")]
+        dry_run: bool,
+        /// Apply changed files even over articles edited or deleted since their last import.
+        #[arg(long, env = "QUICKTAKES_FORCE")]
+        force: bool,
+        /// Write the valid files even when some are invalid (still exits 1).
+        #[arg(long, env = "QUICKTAKES_SKIP_INVALID")]
+        skip_invalid: bool,
+    },
+    /// Write every live article to DIR/<file_name>.
+    Export {
+        /// Folder to write into (created if missing).
+        #[arg(env = "QUICKTAKES_EXPORT_DIR")]
+        dir: PathBuf,
+    },
+    /// Apply, revert or list schema migrations.
+    Migrate {
+        /// `up` (default), `down` (the last one), `status` or `fresh` (drop everything, then up).
+        #[arg(value_enum, default_value_t = MigrateAction::Up, env = "QUICKTAKES_MIGRATE")]
+        action: MigrateAction,
+    },
+}
+
+/// What `migrate` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Revert the last applied migration.
+    Down,
+    /// List migrations and whether each is applied.
+    Status,
+    /// Drop every table, then apply every migration.
+    Fresh,
+}

@@ -1,0 +1,67 @@
+//! Connecting to SQLite or PostgreSQL with the settings quicktakes relies on,
+//! and running the schema migrations.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+
+use crate::error::Result;
+
+/// Default database: a SQLite file next to the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://quicktakes.db?mode=rwc";
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// `sqlite://…` or `postgres://…`.
+    pub url: String,
+    /// Most connections in the pool.
+    pub max_connections: u32,
+    /// How long a SQLite writer waits for the lock before giving up with `BUSY`.
+    pub busy_timeout: Duration,
+    /// How long to wait for a connection from the pool.
+    pub acquire_timeout: Duration,
+}
+
+impl DbOptions {
+    /// Options for `url` with the defaults.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Opens a pool. SQLite runs in WAL mode (readers never wait for the
+/// writer) with `synchronous=NORMAL` (durable at each checkpoint, never
+/// corrupt) and a busy timeout; foreign keys are enforced.
+pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection> {
+    let mut opts = ConnectOptions::new(options.url.clone());
+    opts.max_connections(options.max_connections)
+        .min_connections(1)
+        .acquire_timeout(options.acquire_timeout)
+        .sqlx_logging(false);
+    let busy = options.busy_timeout;
+    opts.map_sqlx_sqlite_opts(move |o| {
+        o.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(busy)
+            .foreign_keys(true)
+    });
+    Ok(Database::connect(opts).await?)
+}
+
+/// Applies every pending migration.
+pub async fn migrate_up(db: &DatabaseConnection) -> Result<()> {
+    Ok(Migrator::up(db, None).await?)
+}
+
+/// Whether the connection is SQLite.
+pub fn is_sqlite(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DbBackend::Sqlite
+}

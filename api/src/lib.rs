@@ -1,0 +1,16 @@
+//! quicktakes: a GraphQL content server for a Q&A knowledge site.
+//!
+//! The library holds everything the `quicktakes` binary runs, so tests drive
+//! the real thing: configuration, the database layer, the services shared
+//! by resolvers and the seed job, and the seed import/export itself.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod fields;
+pub mod progress;
+pub mod seed;
+pub mod service;
+
+pub use error::{Error, Result};

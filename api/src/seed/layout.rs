@@ -1,0 +1,231 @@
+//! Where things are in a seed file: the front matter's bounds and the lines of
+//! each key. The parser uses it to point at lines; the exporter uses it to
+//! rewrite only the lines of the keys that changed.
+
+/// A seed file split at its front-matter delimiters.
+#[derive(Debug, Clone, Copy)]
+pub struct Document<'a> {
+    /// The opening `---` line, terminator included.
+    pub opening: &'a str,
+    /// The front matter between the delimiter lines.
+    pub front_matter: &'a str,
+    /// The closing `---` line, terminator included (if any).
+    pub closing: &'a str,
+    /// Everything after the closing line, verbatim.
+    pub body: &'a str,
+}
+
+/// Why a file has no usable front matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitError {
+    /// The first line is not exactly `---`.
+    NoFrontMatter,
+    /// No later line is exactly `---`.
+    Unclosed,
+}
+
+/// The content of a line without its terminator (`\n` or `\r\n`).
+fn content(line: &str) -> &str {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    line.strip_suffix('\r').unwrap_or(line)
+}
+
+/// Splits a seed at its delimiters. Only a line that is exactly `---` (a
+/// `\r\n` terminator allowed) closes the front matter.
+pub fn split_document(text: &str) -> Result<Document<'_>, SplitError> {
+    let mut lines = text.split_inclusive('\n');
+    let opening = lines.next().ok_or(SplitError::NoFrontMatter)?;
+    if content(opening) != "---" {
+        return Err(SplitError::NoFrontMatter);
+    }
+    let mut offset = opening.len();
+    for line in lines {
+        if content(line) == "---" {
+            let end = offset + line.len();
+            return Ok(Document {
+                opening,
+                front_matter: &text[opening.len()..offset],
+                closing: &text[offset..end],
+                body: &text[end..],
+            });
+        }
+        offset += line.len();
+    }
+    Err(SplitError::Unclosed)
+}
+
+/// One `key:` of a block mapping and the lines its value spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The key as written (quotes removed).
+    pub key: String,
+    /// Index of the key's line among the front-matter lines.
+    pub line: usize,
+    /// Index one past the entry's last line.
+    pub end: usize,
+    /// Column of the key.
+    pub indent: usize,
+    /// Text after `key:` on the key's line, trimmed (`>-`, a plain value, or empty).
+    pub inline: String,
+}
+
+fn indent_of(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+fn is_blank_or_comment(line: &str) -> bool {
+    let t = content(line).trim();
+    t.is_empty() || t.starts_with('#')
+}
+
+/// If `line` is `key:` or `key: value` at its indentation, the key and the rest.
+fn key_of(line: &str) -> Option<(String, String)> {
+    let t = content(line).trim_start_matches(' ');
+    if t.starts_with('#') || t.starts_with("- ") || t == "-" {
+        return None;
+    }
+    let bytes = t.as_bytes();
+    let colon = (0..bytes.len()).find(|&i| {
+        bytes[i] == b':' && bytes.get(i + 1).is_none_or(|b| *b == b' ' || *b == b'\t')
+    })?;
+    let key = t[..colon].trim();
+    let key = key
+        .strip_prefix('"')
+        .and_then(|k| k.strip_suffix('"'))
+        .or_else(|| key.strip_prefix('\'').and_then(|k| k.strip_suffix('\'')))
+        .unwrap_or(key);
+    Some((key.to_owned(), t[colon + 1..].trim().to_owned()))
+}
+
+/// The front matter cut into lines (terminators kept), with key lookups.
+#[derive(Debug, Clone)]
+pub struct Layout<'a> {
+    /// Every front-matter line, terminator included.
+    pub lines: Vec<&'a str>,
+    /// The top-level entries in file order.
+    pub entries: Vec<Entry>,
+}
+
+impl<'a> Layout<'a> {
+    /// Scans the front matter's top-level keys.
+    pub fn new(front_matter: &'a str) -> Self {
+        let lines: Vec<&str> = front_matter.split_inclusive('\n').collect();
+        let entries = scan_entries(&lines, 0, lines.len(), 0);
+        Self { lines, entries }
+    }
+
+    /// The top-level entry for `key`.
+    pub fn entry(&self, key: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.key == key)
+    }
+
+    /// The entries of the block mapping under `parent`.
+    pub fn children(&self, parent: &Entry) -> Vec<Entry> {
+        let first = (parent.line + 1..parent.end).find(|&i| !is_blank_or_comment(self.lines[i]));
+        match first {
+            Some(i) if indent_of(self.lines[i]) > parent.indent => {
+                scan_entries(&self.lines, i, parent.end, indent_of(self.lines[i]))
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The entry at a dotted path (`seo.page_description`), one level deep.
+    pub fn find(&self, path: &str) -> Option<Entry> {
+        match path.split_once('.') {
+            None => self.entry(path).cloned(),
+            Some((parent, child)) => {
+                let parent = self.entry(parent)?;
+                self.children(parent).into_iter().find(|e| e.key == child)
+            }
+        }
+    }
+
+    /// Indentation of the first content line of a block scalar entry, if any.
+    pub fn block_indent(&self, entry: &Entry) -> Option<usize> {
+        (entry.line + 1..entry.end)
+            .find(|&i| !content(self.lines[i]).trim().is_empty())
+            .map(|i| indent_of(self.lines[i]))
+    }
+
+    /// The line terminator this file uses.
+    pub fn newline(&self) -> &'static str {
+        match self.lines.first() {
+            Some(l) if l.ends_with("\r\n") => "\r\n",
+            _ => "\n",
+        }
+    }
+}
+
+/// Entries at exactly `indent` within `lines[from..to]`; an entry runs until
+/// the next key line at that indentation (or a line indented less).
+fn scan_entries(lines: &[&str], from: usize, to: usize, indent: usize) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::new();
+    for (i, line) in lines.iter().enumerate().take(to).skip(from) {
+        if is_blank_or_comment(line) {
+            continue;
+        }
+        let ind = indent_of(line);
+        if ind < indent {
+            break;
+        }
+        if ind == indent {
+            if let Some((key, inline)) = key_of(line) {
+                if let Some(prev) = entries.last_mut() {
+                    prev.end = trailing_start(lines, prev.line + 1, i);
+                }
+                entries.push(Entry {
+                    key,
+                    line: i,
+                    end: to,
+                    indent,
+                    inline,
+                });
+            }
+        }
+    }
+    if let Some(last) = entries.last_mut() {
+        last.end = to;
+    }
+    entries
+}
+
+/// Comment lines at column 0 right before the next key stay with that key,
+/// not with the value above them.
+fn trailing_start(lines: &[&str], from: usize, next: usize) -> usize {
+    let mut end = next;
+    while end > from && content(lines[end - 1]).starts_with('#') {
+        end -= 1;
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_only_at_exact_delimiters() {
+        let doc = split_document("---\na: >-\n    x --- y\nb: |\n  ---x\n---\n\nbody\n---\n")
+            .expect("valid");
+        assert_eq!(doc.front_matter, "a: >-\n    x --- y\nb: |\n  ---x\n");
+        assert_eq!(doc.body, "\nbody\n---\n");
+        assert_eq!(
+            split_document("--- \nx\n---\n").err(),
+            Some(SplitError::NoFrontMatter)
+        );
+        assert_eq!(
+            split_document("---\nx: 1\n").err(),
+            Some(SplitError::Unclosed)
+        );
+    }
+
+    #[test]
+    fn finds_nested_entries() {
+        let layout = Layout::new("id: 1\nseo:\n  title: T\n  page_description: >-\n    D\nr1:\n    id: 2\n");
+        let seo = layout.find("seo.page_description").expect("entry");
+        assert_eq!((seo.line, seo.end, seo.indent), (3, 5, 2));
+        assert_eq!(layout.find("r1.id").map(|e| e.line), Some(6));
+        assert_eq!(layout.block_indent(&seo), Some(4));
+    }
+}

@@ -1,0 +1,6 @@
+//! Database logic on `&impl ConnectionTrait`, shared by the GraphQL
+//! resolvers, the importer and the exporter.
+
+pub mod article;
+pub mod revision;
+pub mod subject;

@@ -1,0 +1,15 @@
+//! Schema migrations of quicktakes (schema only: data comes from the seed import).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_create_tables;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_create_tables::Migration)]
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of quicktakes, run on SQLite and, with
+//! `TEST_DATABASE_URL`, on PostgreSQL.
+
+mod corpus;
+mod seed_job;

@@ -108,16 +108,24 @@ fn print_import_report(report: &ImportReport, options: &ImportOptions) {
                 p.path,
                 verb("applied", "would apply")
             ),
-            Action::Create if options.dry_run => println!("{}: would create article {}", p.path, p.id),
-            Action::Update if options.dry_run => println!("{}: would update article {}", p.path, p.id),
-            Action::Unchanged if options.dry_run => println!("{}: unchanged, would be left", p.path),
+            Action::Create if options.dry_run => {
+                println!("{}: would create article {}", p.path, p.id)
+            }
+            Action::Update if options.dry_run => {
+                println!("{}: would update article {}", p.path, p.id)
+            }
+            Action::Unchanged if options.dry_run => {
+                println!("{}: unchanged, would be left", p.path)
+            }
             _ => {}
         }
     }
     if report.problems.is_empty() {
         // Nothing to add.
     } else if !report.written && !options.dry_run {
-        eprintln!("nothing was written: fix the files above, or rerun with --skip-invalid to write the valid ones");
+        eprintln!(
+            "nothing was written: fix the files above, or rerun with --skip-invalid to write the valid ones"
+        );
     } else if options.skip_invalid && !options.dry_run {
         eprintln!("{} invalid file(s) skipped", report.invalid_files);
     }

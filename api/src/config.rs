@@ -16,11 +16,21 @@ pub struct Cli {
     pub database_url: String,
 
     /// Most database connections in the pool.
-    #[arg(long, env = "QUICKTAKES_DB_MAX_CONNECTIONS", default_value_t = 8, global = true)]
+    #[arg(
+        long,
+        env = "QUICKTAKES_DB_MAX_CONNECTIONS",
+        default_value_t = 8,
+        global = true
+    )]
     pub db_max_connections: u32,
 
     /// Milliseconds a SQLite writer waits for the lock before giving up.
-    #[arg(long, env = "QUICKTAKES_DB_BUSY_TIMEOUT_MS", default_value_t = 5000, global = true)]
+    #[arg(
+        long,
+        env = "QUICKTAKES_DB_BUSY_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
     pub db_busy_timeout_ms: u64,
 
     /// What to do.
@@ -34,7 +44,11 @@ pub enum Command {
     /// Import seed files (folders are searched recursively for `*.md`).
     Import {
         /// Files or folders to import.
-        #[arg(env = "QUICKTAKES_SEEDS", value_delimiter = ',', default_value = "seeds")]
+        #[arg(
+            env = "QUICKTAKES_SEEDS",
+            value_delimiter = ',',
+            default_value = "seeds"
+        )]
         paths: Vec<PathBuf>,
         /// Print what would be created, updated, left, refused and in conflict; write nothing.
         #[arg(long, env = "QUICKTAKES_DRY_RUN")]

@@ -47,7 +47,10 @@ impl From<DbErr> for Error {
         if let Some(SqlErr::UniqueConstraintViolation(detail)) = err.sql_err() {
             let field = ["slug", "url", "file_name"]
                 .into_iter()
-                .find(|f| detail.contains(&format!("article.{f}")) || detail.contains(&format!("article_{f}")))
+                .find(|f| {
+                    detail.contains(&format!("article.{f}"))
+                        || detail.contains(&format!("article_{f}"))
+                })
                 .unwrap_or("id");
             return Error::BadInput {
                 field: field.to_owned(),
@@ -61,7 +64,9 @@ impl From<DbErr> for Error {
 /// SQLite's "database is locked" / "busy", which the busy timeout could not wait out.
 fn is_busy(err: &DbErr) -> bool {
     let text = err.to_string();
-    text.contains("database is locked") || text.contains("SQLITE_BUSY") || text.contains("(code: 5)")
+    text.contains("database is locked")
+        || text.contains("SQLITE_BUSY")
+        || text.contains("(code: 5)")
 }
 
 impl Error {

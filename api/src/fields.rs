@@ -146,7 +146,10 @@ pub fn split_keywords(raw: &str) -> Vec<String> {
 
 fn check_text(problems: &mut Vec<FieldProblem>, field: &str, value: &str, required: bool) {
     if required && value.trim().is_empty() {
-        problems.push(FieldProblem::new(field, format!("`{field}` must not be empty")));
+        problems.push(FieldProblem::new(
+            field,
+            format!("`{field}` must not be empty"),
+        ));
     }
     if value.contains('\0') {
         problems.push(FieldProblem::new(

@@ -66,8 +66,14 @@ impl TestDb {
         vec![
             ("article", Article::find().count(db).await.expect("count")),
             ("subject", Subject::find().count(db).await.expect("count")),
-            ("article_link", ArticleLink::find().count(db).await.expect("count")),
-            ("article_alias", ArticleAlias::find().count(db).await.expect("count")),
+            (
+                "article_link",
+                ArticleLink::find().count(db).await.expect("count"),
+            ),
+            (
+                "article_alias",
+                ArticleAlias::find().count(db).await.expect("count"),
+            ),
             ("revision", Revision::find().count(db).await.expect("count")),
         ]
     }

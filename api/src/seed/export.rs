@@ -20,7 +20,9 @@ use crate::fields::{
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// The rendered file does not read back to the article's values; a bug.
-    #[error("the exported file for article {id} does not read back to the stored values ({detail})")]
+    #[error(
+        "the exported file for article {id} does not read back to the stored values ({detail})"
+    )]
     RoundTrip {
         /// The article.
         id: i64,
@@ -85,7 +87,10 @@ fn double_quoted(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if c.is_control()
-                || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}') =>
+                || matches!(
+                    c,
+                    '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}'
+                ) =>
             {
                 out.push_str(&format!("\\u{:04X}", u32::from(c)));
             }
@@ -145,7 +150,9 @@ fn render_scalar(key: &str, value: &Scalar, style: Style, block_indent: usize, n
 /// Prefixes every line of `text` with `indent` spaces.
 fn indented(text: &str, indent: usize) -> String {
     let pad = " ".repeat(indent);
-    text.split_inclusive('\n').map(|l| format!("{pad}{l}")).collect()
+    text.split_inclusive('\n')
+        .map(|l| format!("{pad}{l}"))
+        .collect()
 }
 
 /// One top-level key the exporter knows: its value now, in the source, and
@@ -169,9 +176,27 @@ fn key_specs(orig: &ArticleFields, cur: &ArticleFields) -> Vec<KeySpec> {
     let text = |s: &str| Some(Scalar::text(s));
     use Style::{Folded, Plain};
     vec![
-        spec("_schema", Plain, text(&orig.template), text(&cur.template), text(DEFAULT_TEMPLATE)),
-        spec("id", Plain, Some(Scalar::Int(orig.id)), Some(Scalar::Int(cur.id)), None),
-        spec("date", Plain, orig.date.map(Scalar::Date), cur.date.map(Scalar::Date), None),
+        spec(
+            "_schema",
+            Plain,
+            text(&orig.template),
+            text(&cur.template),
+            text(DEFAULT_TEMPLATE),
+        ),
+        spec(
+            "id",
+            Plain,
+            Some(Scalar::Int(orig.id)),
+            Some(Scalar::Int(cur.id)),
+            None,
+        ),
+        spec(
+            "date",
+            Plain,
+            orig.date.map(Scalar::Date),
+            cur.date.map(Scalar::Date),
+            None,
+        ),
         spec("title", Folded, text(&orig.title), text(&cur.title), None),
         spec(
             "article_title",
@@ -201,7 +226,13 @@ fn key_specs(orig: &ArticleFields, cur: &ArticleFields) -> Vec<KeySpec> {
             cur.author.as_deref().and_then(text),
             None,
         ),
-        spec("question", Folded, text(&orig.question), text(&cur.question), None),
+        spec(
+            "question",
+            Folded,
+            text(&orig.question),
+            text(&cur.question),
+            None,
+        ),
         spec(
             "answer",
             Folded,
@@ -209,7 +240,13 @@ fn key_specs(orig: &ArticleFields, cur: &ArticleFields) -> Vec<KeySpec> {
             text(&encode_answer(&cur.answer)),
             None,
         ),
-        spec("subject", Plain, text(&orig.subject), text(&cur.subject), None),
+        spec(
+            "subject",
+            Plain,
+            text(&orig.subject),
+            text(&cur.subject),
+            None,
+        ),
         spec(
             "file_name",
             Plain,
@@ -303,7 +340,10 @@ fn plan_edits(
                             .block_indent(entry)
                             .filter(|i| style == Style::Folded && *i > entry.indent)
                             .map_or(block_indent, |i| i - entry.indent);
-                        indented(&render_scalar(spec.key, v, style, own_indent, nl), entry.indent)
+                        indented(
+                            &render_scalar(spec.key, v, style, own_indent, nl),
+                            entry.indent,
+                        )
                     }
                 };
                 edits.replace(entry, text);
@@ -322,9 +362,27 @@ fn plan_edits(
 fn render_link(link: &Link, child_indent: usize, block_indent: usize, nl: &str) -> String {
     let mut out = format!("related_article{}:{nl}", link.position);
     let mut body = format!("id: {}{nl}", link.id);
-    body.push_str(&render_text("title", &link.title, Style::Folded, block_indent, nl));
-    body.push_str(&render_text("subject", &link.subject, Style::Plain, block_indent, nl));
-    body.push_str(&render_text("url", &link.url, Style::Plain, block_indent, nl));
+    body.push_str(&render_text(
+        "title",
+        &link.title,
+        Style::Folded,
+        block_indent,
+        nl,
+    ));
+    body.push_str(&render_text(
+        "subject",
+        &link.subject,
+        Style::Plain,
+        block_indent,
+        nl,
+    ));
+    body.push_str(&render_text(
+        "url",
+        &link.url,
+        Style::Plain,
+        block_indent,
+        nl,
+    ));
     out.push_str(&indented(&body, child_indent));
     out
 }
@@ -359,10 +417,21 @@ pub fn render_new(cur: &ArticleFields) -> Result<String, ExportError> {
             out.push_str(&render_seo(cur, DEFAULT_BLOCK_INDENT, nl));
         }
         if let Some(v) = &spec.current {
-            out.push_str(&render_scalar(spec.key, v, spec.style, DEFAULT_BLOCK_INDENT, nl));
+            out.push_str(&render_scalar(
+                spec.key,
+                v,
+                spec.style,
+                DEFAULT_BLOCK_INDENT,
+                nl,
+            ));
         }
     }
-    out.push_str(&render_links(&cur.related, DEFAULT_LINK_INDENT, DEFAULT_BLOCK_INDENT, nl));
+    out.push_str(&render_links(
+        &cur.related,
+        DEFAULT_LINK_INDENT,
+        DEFAULT_BLOCK_INDENT,
+        nl,
+    ));
     out.push_str(&format!("---{nl}"));
     out.push_str(&cur.body);
     verify(cur, out)
@@ -423,7 +492,12 @@ fn patch(source: &str, orig: &ArticleFields, cur: &ArticleFields) -> String {
         .entries
         .iter()
         .filter(|e| style_of(e) == Style::Folded)
-        .find_map(|e| layout.block_indent(e).filter(|i| *i > e.indent).map(|i| i - e.indent))
+        .find_map(|e| {
+            layout
+                .block_indent(e)
+                .filter(|i| *i > e.indent)
+                .map(|i| i - e.indent)
+        })
         .unwrap_or(DEFAULT_BLOCK_INDENT);
 
     // Children first: an insertion after the last seo line then precedes
@@ -434,20 +508,42 @@ fn patch(source: &str, orig: &ArticleFields, cur: &ArticleFields) -> String {
         Some(seo) => {
             let children = layout.children(seo);
             let specs = seo_specs(orig, cur);
-            plan_edits(&mut edits, &layout, &children, Some(seo.line), &specs, block_indent);
+            plan_edits(
+                &mut edits,
+                &layout,
+                &children,
+                Some(seo.line),
+                &specs,
+                block_indent,
+            );
         }
         None if cur.seo != orig.seo => {
-            let anchor = ["post_on_text", "date_format", "article_title", "title", "date", "id", "_schema"]
-                .into_iter()
-                .find_map(|k| layout.entry(k))
-                .map(|e| e.end - 1);
+            let anchor = [
+                "post_on_text",
+                "date_format",
+                "article_title",
+                "title",
+                "date",
+                "id",
+                "_schema",
+            ]
+            .into_iter()
+            .find_map(|k| layout.entry(k))
+            .map(|e| e.end - 1);
             edits.after(anchor, &render_seo(cur, block_indent, nl));
         }
         None => {}
     }
 
     let specs = key_specs(orig, cur);
-    plan_edits(&mut edits, &layout, &layout.entries, None, &specs, block_indent);
+    plan_edits(
+        &mut edits,
+        &layout,
+        &layout.entries,
+        None,
+        &specs,
+        block_indent,
+    );
 
     // Related links: rewritten as a group where the first one stood.
     if cur.related != orig.related {
@@ -456,12 +552,22 @@ fn patch(source: &str, orig: &ArticleFields, cur: &ArticleFields) -> String {
             .iter()
             .filter(|e| related_index(&e.key).is_some())
             .collect();
-        let first_children = old_links.first().map(|e| layout.children(e)).unwrap_or_default();
-        let child_indent = first_children.first().map_or(DEFAULT_LINK_INDENT, |c| c.indent);
+        let first_children = old_links
+            .first()
+            .map(|e| layout.children(e))
+            .unwrap_or_default();
+        let child_indent = first_children
+            .first()
+            .map_or(DEFAULT_LINK_INDENT, |c| c.indent);
         let link_block = first_children
             .iter()
             .find(|c| c.key == "title")
-            .and_then(|t| layout.block_indent(t).filter(|i| *i > t.indent).map(|i| i - t.indent))
+            .and_then(|t| {
+                layout
+                    .block_indent(t)
+                    .filter(|i| *i > t.indent)
+                    .map(|i| i - t.indent)
+            })
             .unwrap_or(DEFAULT_BLOCK_INDENT);
         let text = render_links(&cur.related, child_indent, link_block, nl);
         match old_links.split_first() {

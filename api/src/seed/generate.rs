@@ -22,12 +22,48 @@ const SUBJECTS: &[&str] = &[
 ];
 
 const WORDS: &[&str] = &[
-    "imaging", "follow-up", "care", "patients", "diagnosis", "treatment", "response",
-    "surveillance", "recurrence", "monitoring", "liver", "disease", "contrast", "agents",
-    "diffusion", "weighted", "staging", "vascular", "features", "effectiveness", "clinical",
-    "guidelines", "ultrasound", "tomography", "resonance", "specificity", "sensitivity",
-    "biopsy", "lesions", "nodules", "outcomes", "management", "therapy", "assessment",
-    "protein", "enzyme", "energy", "market", "theory", "network", "memory", "behaviour",
+    "imaging",
+    "follow-up",
+    "care",
+    "patients",
+    "diagnosis",
+    "treatment",
+    "response",
+    "surveillance",
+    "recurrence",
+    "monitoring",
+    "liver",
+    "disease",
+    "contrast",
+    "agents",
+    "diffusion",
+    "weighted",
+    "staging",
+    "vascular",
+    "features",
+    "effectiveness",
+    "clinical",
+    "guidelines",
+    "ultrasound",
+    "tomography",
+    "resonance",
+    "specificity",
+    "sensitivity",
+    "biopsy",
+    "lesions",
+    "nodules",
+    "outcomes",
+    "management",
+    "therapy",
+    "assessment",
+    "protein",
+    "enzyme",
+    "energy",
+    "market",
+    "theory",
+    "network",
+    "memory",
+    "behaviour",
 ];
 
 /// The first id of a generated corpus; ids then count up.
@@ -67,12 +103,11 @@ struct Head {
 fn head(rng: &mut StdRng, id: i64) -> Head {
     let subject = *SUBJECTS.choose(rng).unwrap_or(&SUBJECTS[0]);
     let n = rng.random_range(6..12);
-    let title = format!("What is the role of {} ({id})?", sentence(rng, n).to_lowercase());
-    let url = format!(
-        "/learn/{}/questions/{}",
-        slugify(subject),
-        slugify(&title)
+    let title = format!(
+        "What is the role of {} ({id})?",
+        sentence(rng, n).to_lowercase()
     );
+    let url = format!("/learn/{}/questions/{}", slugify(subject), slugify(&title));
     Head {
         id,
         title,
@@ -88,7 +123,11 @@ pub fn article_text(seed: u64, index: u64, count: u64) -> String {
     let me = head(&mut StdRng::seed_from_u64(seed.wrapping_add(index)), id);
     let slug = me.url.rsplit('/').next().unwrap_or_default().to_owned();
 
-    let mut paragraphs = vec![format!("{} plays a crucial role in {}.", sentence(&mut rng, 4), sentence(&mut rng, 8).to_lowercase())];
+    let mut paragraphs = vec![format!(
+        "{} plays a crucial role in {}.",
+        sentence(&mut rng, 4),
+        sentence(&mut rng, 8).to_lowercase()
+    )];
     for n in 1..=rng.random_range(3..7) {
         let mut p = format!("{n}. **{}**: ", sentence(&mut rng, 3));
         for _ in 0..rng.random_range(2..5) {
@@ -101,7 +140,10 @@ pub fn article_text(seed: u64, index: u64, count: u64) -> String {
         }
         paragraphs.push(p.trim_end().to_owned());
     }
-    paragraphs.push(format!("In summary, {}.", sentence(&mut rng, 16).to_lowercase()));
+    paragraphs.push(format!(
+        "In summary, {}.",
+        sentence(&mut rng, 16).to_lowercase()
+    ));
     let answer = paragraphs.join("\\n\\n");
     let keywords: Vec<String> = (0..rng.random_range(5..14))
         .map(|_| {

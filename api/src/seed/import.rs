@@ -315,7 +315,16 @@ struct Existing {
 }
 
 async fn existing_articles(db: &DatabaseConnection) -> Result<HashMap<i64, Existing>> {
-    type Row = (i64, String, String, String, i32, Option<i32>, Option<String>, Option<DateTime<Utc>>);
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        i32,
+        Option<i32>,
+        Option<String>,
+        Option<DateTime<Utc>>,
+    );
     let rows: Vec<Row> = article::Entity::find()
         .select_only()
         .columns([
@@ -333,20 +342,22 @@ async fn existing_articles(db: &DatabaseConnection) -> Result<HashMap<i64, Exist
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, slug, url, file_name, version, imported_version, source_hash, deleted_at)| {
-            (
-                id,
-                Existing {
-                    slug,
-                    url,
-                    file_name,
-                    version,
-                    imported_version,
-                    source_hash,
-                    deleted: deleted_at.is_some(),
-                },
-            )
-        })
+        .map(
+            |(id, slug, url, file_name, version, imported_version, source_hash, deleted_at)| {
+                (
+                    id,
+                    Existing {
+                        slug,
+                        url,
+                        file_name,
+                        version,
+                        imported_version,
+                        source_hash,
+                        deleted: deleted_at.is_some(),
+                    },
+                )
+            },
+        )
         .collect())
 }
 
@@ -523,7 +534,12 @@ async fn write_plan(
     let mut wanted: Vec<(String, String)> = creates
         .iter()
         .chain(&updates)
-        .map(|l| (l.seed.fields.subject_slug.clone(), l.seed.fields.subject.clone()))
+        .map(|l| {
+            (
+                l.seed.fields.subject_slug.clone(),
+                l.seed.fields.subject.clone(),
+            )
+        })
         .collect();
     wanted.extend(
         creates

@@ -169,19 +169,19 @@ fn scan_entries(lines: &[&str], from: usize, to: usize, indent: usize) -> Vec<En
         if ind < indent {
             break;
         }
-        if ind == indent {
-            if let Some((key, inline)) = key_of(line) {
-                if let Some(prev) = entries.last_mut() {
-                    prev.end = trailing_start(lines, prev.line + 1, i);
-                }
-                entries.push(Entry {
-                    key,
-                    line: i,
-                    end: to,
-                    indent,
-                    inline,
-                });
+        if ind == indent
+            && let Some((key, inline)) = key_of(line)
+        {
+            if let Some(prev) = entries.last_mut() {
+                prev.end = trailing_start(lines, prev.line + 1, i);
             }
+            entries.push(Entry {
+                key,
+                line: i,
+                end: to,
+                indent,
+                inline,
+            });
         }
     }
     if let Some(last) = entries.last_mut() {
@@ -222,7 +222,8 @@ mod tests {
 
     #[test]
     fn finds_nested_entries() {
-        let layout = Layout::new("id: 1\nseo:\n  title: T\n  page_description: >-\n    D\nr1:\n    id: 2\n");
+        let layout =
+            Layout::new("id: 1\nseo:\n  title: T\n  page_description: >-\n    D\nr1:\n    id: 2\n");
         let seo = layout.find("seo.page_description").expect("entry");
         assert_eq!((seo.line, seo.end, seo.indent), (3, 5, 2));
         assert_eq!(layout.find("r1.id").map(|e| e.line), Some(6));

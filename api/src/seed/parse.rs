@@ -9,8 +9,8 @@ use serde_yaml::{Mapping, Value};
 use super::escape::decode_answer;
 use super::layout::{Layout, SplitError, split_document};
 use crate::fields::{
-    ArticleFields, DEFAULT_DATE_FORMAT, DEFAULT_POST_ON_TEXT, DEFAULT_TEMPLATE, Link, MAX_RELATED, Seo,
-    default_file_name, parse_article_url, split_keywords, validate,
+    ArticleFields, DEFAULT_DATE_FORMAT, DEFAULT_POST_ON_TEXT, DEFAULT_TEMPLATE, Link, MAX_RELATED,
+    Seo, default_file_name, parse_article_url, split_keywords, validate,
 };
 
 /// A problem at a place in a seed file (1-based line and column).
@@ -263,10 +263,10 @@ pub fn parse_seed(text: &str) -> Result<ParsedSeed, Vec<LineProblem>> {
             let path = match p.field.as_str() {
                 "slug" => "url".to_owned(),
                 // A count problem points at the first link past the limit.
-                "related" => fields
-                    .related
-                    .get(MAX_RELATED)
-                    .map_or_else(|| "related".to_owned(), |l| format!("related_article{}", l.position)),
+                "related" => fields.related.get(MAX_RELATED).map_or_else(
+                    || "related".to_owned(),
+                    |l| format!("related_article{}", l.position),
+                ),
                 other => other.to_owned(),
             };
             let top = path.split('.').next().unwrap_or(&path);
@@ -347,19 +347,23 @@ fn read_fields(r: &mut Reader, map: &Mapping, body: &str) -> Option<ArticleField
 fn read_date(r: &mut Reader, map: &Mapping) -> Option<Option<NaiveDate>> {
     match map.get("date") {
         None | Some(Value::Null) => Some(None),
-        Some(Value::String(s)) if s.len() == 10 => {
-            match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                Ok(d) => Some(Some(d)),
-                Err(_) => {
-                    r.problem("date", format!("`date` {s:?} is not a real date (YYYY-MM-DD)"));
-                    None
-                }
+        Some(Value::String(s)) if s.len() == 10 => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) => Some(Some(d)),
+            Err(_) => {
+                r.problem(
+                    "date",
+                    format!("`date` {s:?} is not a real date (YYYY-MM-DD)"),
+                );
+                None
             }
-        }
+        },
         Some(other) => {
             r.problem(
                 "date",
-                format!("`date` must be a date written YYYY-MM-DD, not {}", describe(other)),
+                format!(
+                    "`date` must be a date written YYYY-MM-DD, not {}",
+                    describe(other)
+                ),
             );
             None
         }
@@ -422,7 +426,9 @@ fn read_related(r: &mut Reader, map: &Mapping) -> Option<Vec<Link>> {
     let mut ok = true;
     for (key, value) in map {
         let Some(key) = key.as_str() else { continue };
-        let Some(n) = related_index(key) else { continue };
+        let Some(n) = related_index(key) else {
+            continue;
+        };
         let position = match n.parse::<i32>() {
             Ok(p) if p >= 1 && !n.starts_with('0') => p,
             _ => {
@@ -453,7 +459,9 @@ fn read_related(r: &mut Reader, map: &Mapping) -> Option<Vec<Link>> {
         let Some((subject_slug, _)) = parse_article_url(&url) else {
             r.problem(
                 &format!("{key}.url"),
-                format!("`{key}.url` `{url}` must be `/learn/<subject-slug>/questions/<article-slug>`"),
+                format!(
+                    "`{key}.url` `{url}` must be `/learn/<subject-slug>/questions/<article-slug>`"
+                ),
             );
             ok = false;
             continue;

@@ -308,7 +308,12 @@ pub async fn write_change(
 }
 
 /// Keeps an old slug or url pointing at the article that had it last.
-async fn remember_alias(db: &impl ConnectionTrait, article_id: i64, kind: &str, value: &str) -> Result<()> {
+async fn remember_alias(
+    db: &impl ConnectionTrait,
+    article_id: i64,
+    kind: &str,
+    value: &str,
+) -> Result<()> {
     article_alias::Entity::insert(article_alias::ActiveModel {
         article_id: Set(article_id),
         kind: Set(kind.to_owned()),
@@ -339,7 +344,10 @@ pub async fn edit(
     apply: impl FnOnce(&mut ArticleFields),
 ) -> Result<StoredArticle> {
     let txn = db.begin().await?;
-    let stored = load(&txn, id).await?.filter(|s| !s.is_deleted()).ok_or_else(|| not_found(id))?;
+    let stored = load(&txn, id)
+        .await?
+        .filter(|s| !s.is_deleted())
+        .ok_or_else(|| not_found(id))?;
     let mut fields = stored.fields.clone();
     apply(&mut fields);
     if let Some(p) = validate(&fields).into_iter().next() {
@@ -370,7 +378,11 @@ async fn set_deleted(
     let txn = db.begin().await?;
     let stored = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
     if stored.is_deleted() == deleted {
-        let state = if deleted { "already deleted" } else { "not deleted" };
+        let state = if deleted {
+            "already deleted"
+        } else {
+            "not deleted"
+        };
         return Err(Error::NotFound(format!("article {id} is {state}")));
     }
     let now = Utc::now();
@@ -398,7 +410,12 @@ async fn set_deleted(
 }
 
 /// Deletes an article (a tombstone: it can be restored).
-pub async fn delete(db: &DatabaseConnection, id: i64, editor: &str, note: Option<&str>) -> Result<()> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    id: i64,
+    editor: &str,
+    note: Option<&str>,
+) -> Result<()> {
     set_deleted(db, id, true, editor, note).await.map(drop)
 }
 

@@ -104,10 +104,9 @@ pub fn revision_row(
 }
 
 /// Records one revision.
-pub async fn record(
-    db: &impl ConnectionTrait,
-    row: revision::ActiveModel,
-) -> Result<()> {
-    revision::Entity::insert(row).exec_without_returning(db).await?;
+pub async fn record(db: &impl ConnectionTrait, row: revision::ActiveModel) -> Result<()> {
+    revision::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }

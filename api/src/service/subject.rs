@@ -54,7 +54,11 @@ pub async fn ensure_subjects(
     while rows.peek().is_some() {
         let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
         subject::Entity::insert_many(chunk)
-            .on_conflict(OnConflict::column(subject::Column::Slug).do_nothing().to_owned())
+            .on_conflict(
+                OnConflict::column(subject::Column::Slug)
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(db)
             .await?;
     }

@@ -19,20 +19,37 @@ async fn generated_corpus_imports_reimports_unchanged_and_round_trips() {
         paths: vec![input.clone()],
         ..Default::default()
     };
-    let report = import_corpus(&t.db, &options, &Progress::silent()).await.expect("import");
-    assert_eq!(report.summary(), format!("{COUNT} created, 0 updated, 0 unchanged, 0 conflicts, 0 invalid"));
+    let report = import_corpus(&t.db, &options, &Progress::silent())
+        .await
+        .expect("import");
+    assert_eq!(
+        report.summary(),
+        format!("{COUNT} created, 0 updated, 0 unchanged, 0 conflicts, 0 invalid")
+    );
     let after_first = t.snapshot().await;
 
-    let report = import_corpus(&t.db, &options, &Progress::silent()).await.expect("reimport");
-    assert_eq!(report.summary(), format!("0 created, 0 updated, {COUNT} unchanged, 0 conflicts, 0 invalid"));
+    let report = import_corpus(&t.db, &options, &Progress::silent())
+        .await
+        .expect("reimport");
+    assert_eq!(
+        report.summary(),
+        format!("0 created, 0 updated, {COUNT} unchanged, 0 conflicts, 0 invalid")
+    );
     assert_eq!(t.snapshot().await, after_first);
 
     let out = t.path("out");
-    let n = export_corpus(&t.db, &out, &Progress::silent()).await.expect("export");
+    let n = export_corpus(&t.db, &out, &Progress::silent())
+        .await
+        .expect("export");
     assert_eq!(n as u64, COUNT);
     for path in paths {
         let name = path.file_name().expect("name");
         let exported = std::fs::read(out.join(name)).expect("exported file");
-        assert_eq!(exported, std::fs::read(&path).expect("input"), "{}", path.display());
+        assert_eq!(
+            exported,
+            std::fs::read(&path).expect("input"),
+            "{}",
+            path.display()
+        );
     }
 }

@@ -10,9 +10,9 @@ use quicktakes_tests::{TestDb, real_seed_text, seeds_dir};
 
 const ID: i64 = 118_109;
 
-async fn import(t: &TestDb, paths: &[std::path::PathBuf], force: bool) -> ImportReport {
+async fn import(t: &TestDb, path: &std::path::Path, force: bool) -> ImportReport {
     let options = ImportOptions {
-        paths: paths.to_vec(),
+        paths: vec![path.to_owned()],
         force,
         ..Default::default()
     };
@@ -46,7 +46,11 @@ async fn fields(t: &TestDb, id: i64) -> ArticleFields {
 
 /// Lines of `b` that differ from `a` (same line count assumed).
 fn changed_lines(a: &str, b: &str) -> Vec<usize> {
-    assert_eq!(a.lines().count(), b.lines().count(), "line counts differ:\n{b}");
+    assert_eq!(
+        a.lines().count(),
+        b.lines().count(),
+        "line counts differ:\n{b}"
+    );
     a.lines()
         .zip(b.lines())
         .enumerate()
@@ -58,15 +62,24 @@ fn changed_lines(a: &str, b: &str) -> Vec<usize> {
 #[tokio::test]
 async fn real_seed_imports_with_every_field_and_exports_byte_for_byte() {
     let t = TestDb::new().await;
-    let report = import(&t, &[seeds_dir()], false).await;
-    assert_eq!(report.summary(), "1 created, 0 updated, 0 unchanged, 0 conflicts, 0 invalid");
+    let report = import(&t, &seeds_dir(), false).await;
+    assert_eq!(
+        report.summary(),
+        "1 created, 0 updated, 0 unchanged, 0 conflicts, 0 invalid"
+    );
     assert_eq!(report.exit_code(), 0);
 
     let f = fields(&t, ID).await;
-    assert_eq!(f.slug, "what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients");
+    assert_eq!(
+        f.slug,
+        "what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients"
+    );
     assert_eq!(f.subject, "Medicine");
     assert_eq!(f.subject_slug, "medicine");
-    assert_eq!(f.title, "What is the role of imaging in the follow-up care of HCC patients?");
+    assert_eq!(
+        f.title,
+        "What is the role of imaging in the follow-up care of HCC patients?"
+    );
     assert_eq!(f.article_title, f.title);
     assert_eq!(f.date.map(|d| d.to_string()).as_deref(), Some("2024-12-11"));
     assert_eq!(f.score, None, "-1.0 means unscored");
@@ -75,18 +88,41 @@ async fn real_seed_imports_with_every_field_and_exports_byte_for_byte() {
     assert_eq!(f.seo.keywords.len(), 17);
     assert_eq!(f.seo.keywords[0], "HCC");
     assert_eq!(f.seo.keywords[16], "diffusion-weighted imaging");
-    assert!(f.answer.contains("recurrence.\n\n1. **Surveillance"), "escapes decoded");
+    assert!(
+        f.answer.contains("recurrence.\n\n1. **Surveillance"),
+        "escapes decoded"
+    );
     assert!(!f.answer.contains("\\n"));
     assert_eq!(f.body, "\n&nbsp;");
-    let links: Vec<_> = f.related.iter().map(|l| (l.position, l.id, l.subject_slug.as_str())).collect();
+    let links: Vec<_> = f
+        .related
+        .iter()
+        .map(|l| (l.position, l.id, l.subject_slug.as_str()))
+        .collect();
     assert_eq!(
         links,
-        [(1, 118_085, "medicine"), (2, 118_100, "medicine"), (3, 118_086, "medicine"), (4, 118_091, "health-studies")]
+        [
+            (1, 118_085, "medicine"),
+            (2, 118_100, "medicine"),
+            (3, 118_086, "medicine"),
+            (4, 118_091, "health-studies")
+        ]
     );
-    let subjects = quicktakes::service::subject::subjects_by_id(&t.db).await.expect("subjects");
-    let mut names: Vec<_> = subjects.values().map(|s| (s.slug.as_str(), s.name.as_str())).collect();
+    let subjects = quicktakes::service::subject::subjects_by_id(&t.db)
+        .await
+        .expect("subjects");
+    let mut names: Vec<_> = subjects
+        .values()
+        .map(|s| (s.slug.as_str(), s.name.as_str()))
+        .collect();
     names.sort_unstable();
-    assert_eq!(names, [("health-studies", "Health Studies"), ("medicine", "Medicine")]);
+    assert_eq!(
+        names,
+        [
+            ("health-studies", "Health Studies"),
+            ("medicine", "Medicine")
+        ]
+    );
 
     let out = export(&t, "out").await;
     assert_eq!(exported_seed(&out), real_seed_text(), "byte for byte");
@@ -95,20 +131,32 @@ async fn real_seed_imports_with_every_field_and_exports_byte_for_byte() {
 #[tokio::test]
 async fn reimport_of_unchanged_files_changes_nothing() {
     let t = TestDb::new().await;
-    import(&t, &[seeds_dir()], false).await;
+    import(&t, &seeds_dir(), false).await;
     let before = t.snapshot().await;
-    let stored = article::load(&t.db, ID).await.expect("load").expect("exists");
-    let report = import(&t, &[seeds_dir()], false).await;
-    assert_eq!(report.summary(), "0 created, 0 updated, 1 unchanged, 0 conflicts, 0 invalid");
+    let stored = article::load(&t.db, ID)
+        .await
+        .expect("load")
+        .expect("exists");
+    let report = import(&t, &seeds_dir(), false).await;
+    assert_eq!(
+        report.summary(),
+        "0 created, 0 updated, 1 unchanged, 0 conflicts, 0 invalid"
+    );
     assert_eq!(t.snapshot().await, before);
-    let again = article::load(&t.db, ID).await.expect("load").expect("exists");
-    assert_eq!(again.model, stored.model, "no version bump, no timestamp change");
+    let again = article::load(&t.db, ID)
+        .await
+        .expect("load")
+        .expect("exists");
+    assert_eq!(
+        again.model, stored.model,
+        "no version bump, no timestamp change"
+    );
 }
 
 #[tokio::test]
 async fn answer_edit_changes_only_the_answer_lines_of_the_export() {
     let t = TestDb::new().await;
-    import(&t, &[seeds_dir()], false).await;
+    import(&t, &seeds_dir(), false).await;
     let edited = article::edit(&t.db, ID, "alice", Some("typo"), |f| {
         f.answer = f.answer.replace("crucial role", "central role") + "\n\nSee \\( \\nu \\) too.";
     })
@@ -124,13 +172,20 @@ async fn answer_edit_changes_only_the_answer_lines_of_the_export() {
         .position(|l| l.starts_with("answer:"))
         .expect("answer key")
         + 2;
-    assert_eq!(changed_lines(&original, &text), [answer_line], "only the answer's line");
+    assert_eq!(
+        changed_lines(&original, &text),
+        [answer_line],
+        "only the answer's line"
+    );
     assert!(text.contains("central role"));
-    assert!(text.contains("outcomes.\\n\\nSee \\( \\nu \\) too.\n"), "encoded in seed style");
+    assert!(
+        text.contains("outcomes.\\n\\nSee \\( \\nu \\) too.\n"),
+        "encoded in seed style"
+    );
 
     // And it reads back to the same values.
     let t2 = TestDb::new().await;
-    import(&t2, &[out], false).await;
+    import(&t2, &out, false).await;
     assert_eq!(fields(&t2, ID).await, edited.fields);
 }
 
@@ -140,9 +195,12 @@ async fn edits_of_many_keys_rewrite_only_their_lines_and_read_back() {
     let dir = t.path("in");
     std::fs::create_dir_all(&dir).expect("mkdir");
     // An unknown key, kept and exported in its place.
-    let seed = real_seed_text().replace("author: QuickTakes\n", "author: QuickTakes\nreviewed_by: Dr. Who\n");
+    let seed = real_seed_text().replace(
+        "author: QuickTakes\n",
+        "author: QuickTakes\nreviewed_by: Dr. Who\n",
+    );
     std::fs::write(dir.join("a.md"), &seed).expect("write");
-    import(&t, &[dir], false).await;
+    import(&t, &dir, false).await;
     let edited = article::edit(&t.db, ID, "bob", None, |f| {
         f.title = "A title: with a colon # and hash".into();
         f.score = Some(4.5);
@@ -157,44 +215,79 @@ async fn edits_of_many_keys_rewrite_only_their_lines_and_read_back() {
     .expect("edit");
     let out = export(&t, "out").await;
     let text = exported_seed(&out);
-    assert!(text.contains("reviewed_by: Dr. Who\n"), "unknown key kept:\n{text}");
-    assert!(text.contains("title: >-\n    A title: with a colon # and hash\n"), "{text}");
+    assert!(
+        text.contains("reviewed_by: Dr. Who\n"),
+        "unknown key kept:\n{text}"
+    );
+    assert!(
+        text.contains("title: >-\n    A title: with a colon # and hash\n"),
+        "{text}"
+    );
     assert!(text.contains("score: 4.5\n"));
     assert!(!text.contains("author:"));
     assert!(!text.contains("date: "));
     assert!(text.contains("post_on_text: Published\n"));
     assert!(text.contains("  page_keywords: >-\n    liver, MRI\n"));
-    assert!(text.contains("        \"Multi\\nline\"") || text.contains("title: \"Multi\\nline\""), "{text}");
+    assert!(
+        text.contains("        \"Multi\\nline\"") || text.contains("title: \"Multi\\nline\""),
+        "{text}"
+    );
     assert!(!text.contains("related_article3"));
     // Lines of untouched keys are byte-identical.
-    for key in ["answer: >-", "question: >-", "seo:", "  title: QuickTakes | Medicine", "url: /learn/"] {
+    for key in [
+        "answer: >-",
+        "question: >-",
+        "seo:",
+        "  title: QuickTakes | Medicine",
+        "url: /learn/",
+    ] {
         assert!(text.lines().any(|l| l.starts_with(key)), "{key} kept");
     }
-    assert!(text.contains(seed.lines().find(|l| l.starts_with("    Imaging plays")).expect("answer line")));
+    assert!(
+        text.contains(
+            seed.lines()
+                .find(|l| l.starts_with("    Imaging plays"))
+                .expect("answer line")
+        )
+    );
 
     let t2 = TestDb::new().await;
-    import(&t2, &[out], false).await;
+    import(&t2, &out, false).await;
     assert_eq!(fields(&t2, ID).await, edited.fields);
 }
 
 #[tokio::test]
 async fn editors_changes_and_deletions_survive_reimport_of_unchanged_files() {
     let t = TestDb::new().await;
-    import(&t, &[seeds_dir()], false).await;
-    article::edit(&t.db, ID, "alice", None, |f| f.title = "Edited title".into())
-        .await
-        .expect("edit");
-    let report = import(&t, &[seeds_dir()], false).await;
+    import(&t, &seeds_dir(), false).await;
+    article::edit(&t.db, ID, "alice", None, |f| {
+        f.title = "Edited title".into()
+    })
+    .await
+    .expect("edit");
+    let report = import(&t, &seeds_dir(), false).await;
     assert_eq!(report.unchanged(), 1);
     assert_eq!(fields(&t, ID).await.title, "Edited title");
 
-    article::delete(&t.db, ID, "admin", Some("duplicate")).await.expect("delete");
-    let report = import(&t, &[seeds_dir()], false).await;
-    assert_eq!(report.summary(), "0 created, 0 updated, 1 unchanged, 0 conflicts, 0 invalid");
-    let stored = article::load(&t.db, ID).await.expect("load").expect("tombstone");
+    article::delete(&t.db, ID, "admin", Some("duplicate"))
+        .await
+        .expect("delete");
+    let report = import(&t, &seeds_dir(), false).await;
+    assert_eq!(
+        report.summary(),
+        "0 created, 0 updated, 1 unchanged, 0 conflicts, 0 invalid"
+    );
+    let stored = article::load(&t.db, ID)
+        .await
+        .expect("load")
+        .expect("tombstone");
     assert!(stored.is_deleted(), "deletion kept");
     let out = export(&t, "out").await;
-    assert_eq!(std::fs::read_dir(&out).expect("dir").count(), 0, "deleted articles are not exported");
+    assert_eq!(
+        std::fs::read_dir(&out).expect("dir").count(),
+        0,
+        "deleted articles are not exported"
+    );
 }
 
 #[tokio::test]
@@ -203,16 +296,33 @@ async fn changed_file_over_unedited_article_updates_it_with_a_revision() {
     let dir = t.path("in");
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(dir.join("a.md"), real_seed_text()).expect("write");
-    import(&t, &[dir.clone()], false).await;
-    std::fs::write(dir.join("a.md"), real_seed_text().replace("score: -1.0", "score: 3")).expect("write");
-    let report = import(&t, &[dir.clone()], false).await;
-    assert_eq!(report.summary(), "0 created, 1 updated, 0 unchanged, 0 conflicts, 0 invalid");
-    let stored = article::load(&t.db, ID).await.expect("load").expect("exists");
+    import(&t, &dir, false).await;
+    std::fs::write(
+        dir.join("a.md"),
+        real_seed_text().replace("score: -1.0", "score: 3"),
+    )
+    .expect("write");
+    let report = import(&t, &dir, false).await;
+    assert_eq!(
+        report.summary(),
+        "0 created, 1 updated, 0 unchanged, 0 conflicts, 0 invalid"
+    );
+    let stored = article::load(&t.db, ID)
+        .await
+        .expect("load")
+        .expect("exists");
     assert_eq!(stored.fields.score, Some(3.0));
     assert_eq!(stored.model.version, 2);
-    assert_eq!(stored.model.imported_version, Some(2), "still not edited by anyone");
+    assert_eq!(
+        stored.model.imported_version,
+        Some(2),
+        "still not edited by anyone"
+    );
     let out = export(&t, "out").await;
-    assert_eq!(exported_seed(&out), real_seed_text().replace("score: -1.0", "score: 3"));
+    assert_eq!(
+        exported_seed(&out),
+        real_seed_text().replace("score: -1.0", "score: 3")
+    );
 }
 
 #[tokio::test]
@@ -224,23 +334,33 @@ async fn changed_file_over_edited_or_deleted_article_is_a_conflict_unless_forced
     let dir = t.path("in");
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(dir.join("a.md"), real_seed_text()).expect("write");
-    import(&t, &[dir.clone()], false).await;
-    article::edit(&t.db, ID, "alice", None, |f| f.answer = "Edited answer.".into())
-        .await
-        .expect("edit");
+    import(&t, &dir, false).await;
+    article::edit(&t.db, ID, "alice", None, |f| {
+        f.answer = "Edited answer.".into()
+    })
+    .await
+    .expect("edit");
     let changed = real_seed_text().replace("score: -1.0", "score: 2.5");
     std::fs::write(dir.join("a.md"), &changed).expect("write");
 
     let before = t.snapshot().await;
-    let report = import(&t, &[dir.clone()], false).await;
-    assert_eq!(report.summary(), "0 created, 0 updated, 0 unchanged, 1 conflicts, 0 invalid");
+    let report = import(&t, &dir, false).await;
+    assert_eq!(
+        report.summary(),
+        "0 created, 0 updated, 0 unchanged, 1 conflicts, 0 invalid"
+    );
     assert_eq!(report.exit_code(), 3);
-    assert!(matches!(&report.plan[0].action, Action::Conflict(r) if r.contains("edited since its last import")));
+    assert!(
+        matches!(&report.plan[0].action, Action::Conflict(r) if r.contains("edited since its last import"))
+    );
     assert_eq!(t.snapshot().await, before, "conflict left alone");
     assert_eq!(fields(&t, ID).await.answer, "Edited answer.");
 
-    let report = import(&t, &[dir.clone()], true).await;
-    assert_eq!(report.summary(), "0 created, 1 updated, 0 unchanged, 0 conflicts, 0 invalid");
+    let report = import(&t, &dir, true).await;
+    assert_eq!(
+        report.summary(),
+        "0 created, 1 updated, 0 unchanged, 0 conflicts, 0 invalid"
+    );
     assert_eq!(report.exit_code(), 0);
     let f = fields(&t, ID).await;
     assert_eq!(f.score, Some(2.5));
@@ -253,17 +373,31 @@ async fn changed_file_over_edited_or_deleted_article_is_a_conflict_unless_forced
         .expect("query")
         .expect("revision");
     assert_eq!((last.editor.as_str(), last.version), ("import", 3));
-    assert!(last.changes.contains("\"field\":\"answer\"") && last.changes.contains("\"field\":\"score\""));
+    assert!(
+        last.changes.contains("\"field\":\"answer\"")
+            && last.changes.contains("\"field\":\"score\"")
+    );
 
     // A deleted article with a changed file: conflict too; --force restores it.
-    article::delete(&t.db, ID, "admin", None).await.expect("delete");
+    article::delete(&t.db, ID, "admin", None)
+        .await
+        .expect("delete");
     std::fs::write(dir.join("a.md"), changed.replace("score: 2.5", "score: 1")).expect("write");
-    let report = import(&t, &[dir.clone()], false).await;
+    let report = import(&t, &dir, false).await;
     assert!(matches!(&report.plan[0].action, Action::Conflict(r) if r.contains("deleted")));
-    assert!(article::load(&t.db, ID).await.expect("load").expect("exists").is_deleted());
-    let report = import(&t, &[dir], true).await;
+    assert!(
+        article::load(&t.db, ID)
+            .await
+            .expect("load")
+            .expect("exists")
+            .is_deleted()
+    );
+    let report = import(&t, &dir, true).await;
     assert_eq!(report.updated(), 1);
-    let stored = article::load(&t.db, ID).await.expect("load").expect("exists");
+    let stored = article::load(&t.db, ID)
+        .await
+        .expect("load")
+        .expect("exists");
     assert!(!stored.is_deleted());
     assert_eq!(stored.fields.score, Some(1.0));
 }
@@ -277,8 +411,13 @@ async fn dry_run_reports_the_plan_and_writes_nothing() {
         dry_run: true,
         ..Default::default()
     };
-    let report = import_corpus(&t.db, &options, &Progress::silent()).await.expect("runs");
-    assert_eq!(report.summary(), "1 created, 0 updated, 0 unchanged, 0 conflicts, 0 invalid");
+    let report = import_corpus(&t.db, &options, &Progress::silent())
+        .await
+        .expect("runs");
+    assert_eq!(
+        report.summary(),
+        "1 created, 0 updated, 0 unchanged, 0 conflicts, 0 invalid"
+    );
     assert!(!report.written);
     assert_eq!(t.snapshot().await, before);
 }
@@ -290,11 +429,14 @@ async fn answer_escapes_keep_math_verbatim() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     let raw = r"Given \( \nu \neq 0 \) and \[ \nabla f \]\n\nthen $$\nabla \n$$ a \\ b \q";
     let seed = real_seed_text().replace(
-        &real_seed_text().lines().find(|l| l.starts_with("    Imaging plays")).expect("line")[4..],
+        &real_seed_text()
+            .lines()
+            .find(|l| l.starts_with("    Imaging plays"))
+            .expect("line")[4..],
         raw,
     );
     std::fs::write(dir.join("a.md"), &seed).expect("write");
-    import(&t, &[dir], false).await;
+    import(&t, &dir, false).await;
     assert_eq!(
         fields(&t, ID).await.answer,
         "Given \\( \\nu \\neq 0 \\) and \\[ \\nabla f \\]\n\nthen $$\\nabla \\n$$ a \\ b \\q"

@@ -1,0 +1,450 @@
+//! The `quicktakes` binary from the outside: files and arguments in, exit
+//! status, output and database contents out. Every bad input is refused
+//! with a message naming the file, exit status 1, and nothing written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use quicktakes_tests::{TestDb, real_seed_text, seeds_dir};
+
+fn run(t: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quicktakes"))
+        .args(args)
+        .env("DATABASE_URL", &t.url)
+        .current_dir(t.dir.path())
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The real seed with `from` replaced by `to` (which must occur).
+fn seed_with(from: &str, to: &str) -> String {
+    let seed = real_seed_text();
+    assert!(seed.contains(from), "{from:?} is in the seed");
+    seed.replacen(from, to, 1)
+}
+
+/// Another valid article: its own id, slug, url and file name.
+fn other_article(id: u32, slug: &str) -> String {
+    real_seed_text()
+        .replace("id: 118109", &format!("id: {id}"))
+        .replace(
+            "what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients",
+            slug,
+        )
+}
+
+/// Loads the real seed, then imports `files` (written into a fresh folder)
+/// and checks: exit 1, every `expected` text on stderr, each naming the file
+/// given, and every table unchanged.
+async fn assert_refused(files: &[(&str, Vec<u8>)], expected: &[(&str, &str)]) {
+    let t = TestDb::new().await;
+    let seeds = seeds_dir();
+    let out = run(&t, &["import", seeds.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let before = t.snapshot().await;
+    let dir = t.path("bad");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for (name, content) in files {
+        std::fs::write(dir.join(name), content).expect("write");
+    }
+    let out = run(&t, &["import", "bad"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit 1 expected; stderr:\n{stderr}"
+    );
+    for (file, message) in expected {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(message))
+            .unwrap_or_else(|| panic!("no {message:?} in:\n{stderr}"));
+        assert!(
+            line.starts_with(&format!("bad/{file}:")),
+            "{line:?} should start with the file name bad/{file}"
+        );
+    }
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert!(text(&out.stdout).contains("0 created, 0 updated, 0 unchanged"));
+    assert_eq!(t.snapshot().await, before, "the database is unchanged");
+}
+
+async fn refused(name: &str, content: impl Into<Vec<u8>>, message: &str) {
+    assert_refused(&[(name, content.into())], &[(name, message)]).await;
+}
+
+#[tokio::test]
+async fn refuses_a_file_without_front_matter() {
+    refused(
+        "a.md",
+        "# Just markdown\n",
+        "no front matter: the first line must be exactly `---`",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_unclosed_front_matter() {
+    let seed = real_seed_text().replace("---\n\n&nbsp;", "");
+    refused("a.md", seed, "front matter is not closed").await;
+}
+
+#[tokio::test]
+async fn refuses_a_yaml_syntax_error_with_its_line_and_column() {
+    let seed = seed_with("subject: Medicine", "subject: [Medicine");
+    refused("a.md", seed, "did not find expected ',' or ']'").await;
+    let t = TestDb::new().await;
+    let dir = t.path("bad");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("a.md"),
+        seed_with("subject: Medicine", "subject: [Medicine"),
+    )
+    .expect("write");
+    let stderr = text(&run(&t, &["import", "bad"]).stderr);
+    assert!(
+        stderr.contains("\nbad/a.md:23:10: did not find"),
+        "file line and column: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn refuses_each_missing_required_key() {
+    for key in ["id", "title", "question", "answer", "subject", "url"] {
+        let seed = real_seed_text();
+        let start = seed.find(&format!("\n{key}:")).expect("key") + 1;
+        let end = start + seed[start..].find('\n').expect("eol") + 1;
+        // Drop the key line and its indented block lines.
+        let rest = &seed[end..];
+        let block = rest
+            .lines()
+            .take_while(|l| l.starts_with("    "))
+            .map(|l| l.len() + 1)
+            .sum::<usize>();
+        let without = format!("{}{}", &seed[..start], &rest[block..]);
+        refused("a.md", without, &format!("missing required key `{key}`")).await;
+    }
+}
+
+#[tokio::test]
+async fn refuses_ids_that_are_not_positive_integers() {
+    for bad in ["-5", "0", "abc", "1.5", "\"118109\""] {
+        let seed = seed_with("id: 118109", &format!("id: {bad}"));
+        refused("a.md", seed, "`id` must be a positive integer").await;
+    }
+}
+
+#[tokio::test]
+async fn refuses_scores_that_are_not_finite_numbers() {
+    refused(
+        "a.md",
+        seed_with("score: -1.0", "score: high"),
+        "`score` must be a number",
+    )
+    .await;
+    refused(
+        "a.md",
+        seed_with("score: -1.0", "score: .nan"),
+        "`score` must be a finite number",
+    )
+    .await;
+    refused(
+        "a.md",
+        seed_with("score: -1.0", "score: .inf"),
+        "`score` must be a finite number",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_an_empty_title() {
+    let seed = seed_with(
+        "title: >-\n    What is the role of imaging in the follow-up care of HCC patients?\narticle_title",
+        "title: \"\"\narticle_title",
+    );
+    refused("a.md", seed, "`title` must not be empty").await;
+}
+
+#[tokio::test]
+async fn refuses_an_answer_over_100000_characters() {
+    let seed = seed_with(
+        "    Imaging plays",
+        &format!("    {} Imaging plays", "é".repeat(100_000)),
+    );
+    refused("a.md", seed, "at most 100000 are allowed").await;
+}
+
+#[tokio::test]
+async fn refuses_invalid_utf8() {
+    let mut bytes = real_seed_text().into_bytes();
+    bytes.splice(100..100, [0xff, 0xfe]);
+    refused("a.md", bytes, "invalid UTF-8").await;
+}
+
+#[tokio::test]
+async fn refuses_an_empty_file() {
+    refused("a.md", "", "file is empty").await;
+}
+
+#[tokio::test]
+async fn refuses_two_files_with_the_same_id_url_slug_or_file_name() {
+    let same_id = other_article(118_109, "another-slug");
+    assert_refused(
+        &[("a.md", real_seed_text().into()), ("b.md", same_id.into())],
+        &[
+            ("a.md", "duplicate id `118109`: also in bad/b.md"),
+            ("b.md", "duplicate id `118109`: also in bad/a.md"),
+        ],
+    )
+    .await;
+
+    let same_url = other_article(5, "x").replace(
+        "url: /learn/medicine/questions/x",
+        "url: /learn/medicine/questions/what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients",
+    );
+    assert_refused(
+        &[("a.md", real_seed_text().into()), ("b.md", same_url.into())],
+        &[("b.md", "duplicate url `/learn/medicine/questions/what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients`: also in bad/a.md:24")],
+    )
+    .await;
+
+    let same_slug = other_article(5, "x").replace(
+        "url: /learn/medicine/questions/x",
+        "url: /learn/biology/questions/what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients",
+    );
+    assert_refused(
+        &[("a.md", real_seed_text().into()), ("b.md", same_slug.into())],
+        &[("b.md", "duplicate slug `what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients`: also in bad/a.md")],
+    )
+    .await;
+
+    let same_file_name = other_article(5, "x").replace(
+        "file_name: x.md",
+        "file_name: what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients.md",
+    );
+    assert_refused(
+        &[("a.md", real_seed_text().into()), ("b.md", same_file_name.into())],
+        &[("b.md", "duplicate file_name `what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients.md`: also in bad/a.md")],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_file_names_that_leave_the_folder() {
+    for bad in ["sub/x.md", "../x.md", "..x.md", "x\\y.md"] {
+        let seed = seed_with(
+            "file_name: what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients.md",
+            &format!("file_name: {bad}"),
+        );
+        refused("a.md", seed, "must be a bare file name ending in `.md`").await;
+    }
+}
+
+#[tokio::test]
+async fn refuses_related_entries_missing_a_key() {
+    for key in [
+        "id: 118085",
+        "title: >-\n        How is PET-CT used in the diagnosis and management of HCC?",
+        "subject: Medicine\n    url: /learn/medicine/questions/how-is-petct",
+        "url: /learn/medicine/questions/how-is-petct-used-in-the-diagnosis-and-management-of-hcc",
+    ] {
+        let name = key.split(':').next().expect("key");
+        let seed = match name {
+            "subject" => seed_with(key, "url: /learn/medicine/questions/how-is-petct"),
+            _ => seed_with(&format!("    {key}\n"), ""),
+        };
+        refused(
+            "a.md",
+            seed,
+            &format!("missing required key `related_article1.{name}`"),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn refuses_a_link_to_the_article_itself() {
+    refused(
+        "a.md",
+        seed_with("    id: 118085", "    id: 118109"),
+        "links the article to itself",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_the_same_target_twice() {
+    refused(
+        "a.md",
+        seed_with("    id: 118100", "    id: 118085"),
+        "links 118085 again",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_eleven_related_entries() {
+    let mut seed = real_seed_text();
+    let extra: String = (5..=11)
+        .map(|n| {
+            format!("related_article{n}:\n    id: {}\n    title: >-\n        T{n}\n    subject: Medicine\n    url: /learn/medicine/questions/t{n}\n", 1000 + n)
+        })
+        .collect();
+    seed = seed.replace("---\n\n&nbsp;", &format!("{extra}---\n\n&nbsp;"));
+    refused(
+        "a.md",
+        seed,
+        "11 related articles given; at most 10 are allowed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_a_yaml_alias_bomb_by_the_parsers_own_limit() {
+    let mut bomb = String::from(
+        "---\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for i in 0..8u8 {
+        let (prev, this) = (char::from(b'a' + i), char::from(b'b' + i));
+        let refs = vec![format!("*{prev}"); 9].join(",");
+        bomb.push_str(&format!("{this}: &{this} [{refs}]\n"));
+    }
+    bomb.push_str("---\n");
+    refused("bomb.md", bomb, "repetition limit exceeded").await;
+}
+
+#[tokio::test]
+async fn refuses_a_20_mb_file_by_size() {
+    let huge = format!("{}{}", real_seed_text(), "x".repeat(20 * 1024 * 1024));
+    refused("huge.md", huge, "a seed may be at most 4194304 bytes").await;
+}
+
+#[tokio::test]
+async fn refuses_a_path_that_does_not_exist_and_a_folder_without_seeds() {
+    let t = TestDb::new().await;
+    let before = t.snapshot().await;
+    let out = run(&t, &["import", "nowhere"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("nowhere: no such file or folder"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::create_dir_all(t.path("empty/deeper")).expect("mkdir");
+    std::fs::write(t.path("empty/deeper/notes.txt"), "not a seed").expect("write");
+    let out = run(&t, &["import", "empty"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("empty: no `.md` files in this folder"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(t.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn skip_invalid_writes_the_valid_files_and_still_exits_1() {
+    let t = TestDb::new().await;
+    let dir = t.path("mixed");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("good.md"), real_seed_text()).expect("write");
+    std::fs::write(dir.join("bad.md"), "no front matter").expect("write");
+    let out = run(&t, &["import", "mixed", "--skip-invalid"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("mixed/bad.md:1:1: no front matter"));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "1 created, 0 updated, 0 unchanged, 0 conflicts, 1 invalid"
+    );
+    assert_eq!(t.snapshot().await[0], ("article", 1));
+}
+
+#[tokio::test]
+async fn exit_codes_for_success_conflict_and_usage() {
+    let t = TestDb::new().await;
+    let dir = t.path("in");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("a.md"), real_seed_text()).expect("write");
+    let out = run(&t, &["import", "in"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "1 created, 0 updated, 0 unchanged, 0 conflicts, 0 invalid"
+    );
+    assert!(
+        text(&out.stderr).contains("reading: 1"),
+        "plain progress lines off a terminal"
+    );
+
+    quicktakes::service::article::edit(&t.db, 118_109, "alice", None, |f| f.score = Some(9.0))
+        .await
+        .expect("edit");
+    std::fs::write(dir.join("a.md"), seed_with("score: -1.0", "score: 1.0")).expect("write");
+    let dry = run(&t, &["import", "in", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(3));
+    assert!(
+        text(&dry.stdout)
+            .contains("dry run: 0 created, 0 updated, 0 unchanged, 1 conflicts, 0 invalid")
+    );
+    let out = run(&t, &["import", "in"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("in/a.md: conflict: the article was edited since its last import")
+    );
+    let out = run(&t, &["import", "in", "--force"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "0 created, 1 updated, 0 unchanged, 0 conflicts, 0 invalid"
+    );
+
+    let out = run(&t, &["import", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+    let out = run(&t, &["export"]);
+    assert_eq!(out.status.code(), Some(2), "export needs DIR");
+}
+
+#[tokio::test]
+async fn export_writes_files_that_import_back() {
+    let t = TestDb::new().await;
+    assert_eq!(
+        run(&t, &["import", seeds_dir().to_str().expect("utf-8")])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = run(&t, &["export", "out"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "1 articles exported to out");
+    let exported: PathBuf = t
+        .path("out")
+        .join("what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients.md");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&exported)).expect("file"),
+        real_seed_text()
+    );
+}
+
+#[tokio::test]
+async fn migrate_status_down_and_fresh() {
+    let t = TestDb::new().await;
+    let out = run(&t, &["migrate", "status"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("applied  m20261128_000001_create_tables"));
+    let out = run(&t, &["migrate", "down"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&run(&t, &["migrate", "status"]).stdout)
+            .contains("pending  m20261128_000001_create_tables")
+    );
+    let out = run(&t, &["migrate", "fresh"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 migrations applied, 0 pending"));
+    let out = run(&t, &["migrate", "sideways"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -62,6 +62,19 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             println!("{n} articles exported to {}", dir.display());
             Ok(0)
         }
+        Command::Serve {
+            bind,
+            seeds,
+            graphiql_assets,
+        } => {
+            let db = open(cli).await?;
+            crate::server::serve(db, *bind, seeds, graphiql_assets.as_ref()).await?;
+            Ok(0)
+        }
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(0)
+        }
         Command::Migrate { action } => {
             let db = open(cli).await?;
             migrate(&db, *action).await?;
@@ -74,7 +87,12 @@ async fn migrate(db: &DatabaseConnection, action: MigrateAction) -> Result<()> {
     match action {
         MigrateAction::Up => migrate_up(db).await?,
         MigrateAction::Down => Migrator::down(db, Some(1)).await?,
-        MigrateAction::Fresh => Migrator::fresh(db).await?,
+        MigrateAction::Fresh => {
+            // Reverting every migration drops tables children first; a plain
+            // drop of every table trips SQLite's foreign-key checks.
+            Migrator::down(db, None).await?;
+            migrate_up(db).await?;
+        }
         MigrateAction::Status => {
             for m in Migrator::get_migration_with_status(db).await? {
                 let state = match m.status() {

@@ -438,13 +438,29 @@ async fn migrate_status_down_and_fresh() {
     assert!(text(&out.stdout).contains("applied  m20261128_000001_create_tables"));
     let out = run(&t, &["migrate", "down"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let status = text(&run(&t, &["migrate", "status"]).stdout);
     assert!(
-        text(&run(&t, &["migrate", "status"]).stdout)
-            .contains("pending  m20261128_000001_create_tables")
+        status.contains("applied  m20261128_000001_create_tables"),
+        "{status}"
+    );
+    assert!(
+        status.contains("pending  m20261128_000002_derived_and_search"),
+        "only the last one reverted: {status}"
     );
     let out = run(&t, &["migrate", "fresh"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("1 migrations applied, 0 pending"));
+    assert!(text(&out.stdout).contains("2 migrations applied, 0 pending"));
+    // Fresh over a loaded database (foreign keys enforced) empties it.
+    let seeds = seeds_dir();
+    assert_eq!(
+        run(&t, &["import", seeds.to_str().expect("utf-8")])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = run(&t, &["migrate", "fresh"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(t.snapshot().await[0], ("article", 0));
     let out = run(&t, &["migrate", "sideways"]);
     assert_eq!(out.status.code(), Some(2));
 }

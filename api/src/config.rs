@@ -41,6 +41,21 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Migrate, import the seeds when the database has no articles, and serve HTTP.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "QUICKTAKES_BIND", default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Seed folder imported when the database has no articles.
+        #[arg(long, env = "QUICKTAKES_SEEDS_DIR", default_value = "seeds")]
+        seeds: PathBuf,
+        /// Serve GraphiQL's files from this folder instead of the CDN
+        /// (fill it with `.ci/graphiql-assets.sh DIR`).
+        #[arg(long, env = "QUICKTAKES_GRAPHIQL_ASSETS")]
+        graphiql_assets: Option<PathBuf>,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
     /// Import seed files (folders are searched recursively for `*.md`).
     Import {
         /// Files or folders to import.

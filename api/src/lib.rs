@@ -2,15 +2,20 @@
 //!
 //! The library holds everything the `quicktakes` binary runs, so tests drive
 //! the real thing: configuration, the database layer, the services shared
-//! by resolvers and the seed job, and the seed import/export itself.
+//! by resolvers and the seed job, the seed import/export, the GraphQL
+//! schema and the HTTP router.
 
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod fields;
+pub mod graphql;
+pub mod http;
 pub mod progress;
+pub mod render;
 pub mod seed;
+pub mod server;
 pub mod service;
 
 pub use error::{Error, Result};

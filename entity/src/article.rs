@@ -60,6 +60,12 @@ pub struct Model {
     /// Text after the closing `---` of the front matter, verbatim.
     #[sea_orm(column_type = "Text")]
     pub body: String,
+    /// The answer as sanitized HTML, rendered when the answer is written.
+    #[sea_orm(column_type = "Text")]
+    pub answer_html: String,
+    /// The answer as plain text (for excerpts and search), derived with the HTML.
+    #[sea_orm(column_type = "Text")]
+    pub answer_text: String,
     /// Bumped by every change; the revision history is keyed by it.
     pub version: i32,
     /// When the article was created.

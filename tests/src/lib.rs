@@ -105,3 +105,160 @@ async fn postgres_schema(base: &str) -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
 }
+
+/// The whole application over a [`TestDb`]: requests go through the same
+/// router the server runs, and every SQL statement is counted.
+pub struct TestApp {
+    /// The database.
+    pub t: TestDb,
+    /// The router, as `quicktakes serve` builds it.
+    pub router: axum::Router,
+    statements: std::sync::Arc<AtomicU64>,
+}
+
+/// A response as the tests look at it.
+pub struct TestResponse {
+    /// Status code.
+    pub status: axum::http::StatusCode,
+    /// Headers.
+    pub headers: axum::http::HeaderMap,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header's value, or "".
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl TestApp {
+    /// An application over an empty, migrated database.
+    pub async fn new() -> Self {
+        Self::with_assets(None).await
+    }
+
+    /// An application serving GraphiQL's files from `assets`.
+    pub async fn with_assets(assets: Option<PathBuf>) -> Self {
+        let mut t = TestDb::new().await;
+        let statements = std::sync::Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        let log = std::env::var_os("QUICKTAKES_TEST_LOG_SQL").is_some();
+        t.db.set_metric_callback(move |info| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            if log {
+                eprintln!("sql: {}", info.statement.sql);
+            }
+        });
+        let schema = quicktakes::graphql::build_schema(t.db.clone());
+        let state = quicktakes::http::AppState::new(schema, t.db.clone(), assets.as_ref());
+        let router = quicktakes::http::app(state, assets.as_ref());
+        Self {
+            t,
+            router,
+            statements,
+        }
+    }
+
+    /// An application with the real seed loaded.
+    pub async fn with_seeds() -> Self {
+        let app = Self::new().await;
+        app.import(&seeds_dir()).await;
+        app
+    }
+
+    /// Imports seed files; panics unless every file is valid.
+    pub async fn import(&self, path: &Path) {
+        let options = quicktakes::seed::import::ImportOptions {
+            paths: vec![path.to_owned()],
+            ..Default::default()
+        };
+        let report = quicktakes::seed::import::import_corpus(
+            &self.t.db,
+            &options,
+            &quicktakes::progress::Progress::silent(),
+        )
+        .await
+        .expect("import runs");
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+
+    /// SQL statements run so far.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Sends a request through the router.
+    pub async fn send(&self, request: axum::http::Request<axum::body::Body>) -> TestResponse {
+        use tower::ServiceExt;
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        TestResponse {
+            status,
+            headers,
+            body: body.to_vec(),
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        let request = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        self.send(request).await
+    }
+
+    /// POSTs a GraphQL request as JSON and returns the response body.
+    pub async fn gql(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        let request = axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .body(axum::body::Body::from(body.to_string()))
+            .expect("request");
+        self.send(request).await.json()
+    }
+
+    /// Like [`TestApp::gql`], but panics on any GraphQL error and returns `data`.
+    pub async fn data(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
+        let response = self.gql(query, variables).await;
+        assert!(response.get("errors").is_none(), "errors: {response:#}");
+        response["data"].clone()
+    }
+}
+
+/// The `extensions.code` of a response's first error.
+pub fn error_code(response: &serde_json::Value) -> &str {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+}

@@ -14,7 +14,7 @@ const MATH_DELIMITERS: [(&str, &str); 3] = [("\\(", "\\)"), ("\\[", "\\]"), ("$$
 /// If a math span opens at the start of `text` and is closed later, the byte
 /// length of the whole span (delimiters included). An opener that is never
 /// closed does not start math.
-fn math_span_end(text: &str) -> Option<usize> {
+pub(crate) fn math_span_end(text: &str) -> Option<usize> {
     MATH_DELIMITERS.iter().find_map(|(open, close)| {
         let rest = text.strip_prefix(open)?;
         rest.find(close).map(|at| open.len() + at + close.len())

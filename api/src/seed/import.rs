@@ -22,8 +22,8 @@ use crate::error::{Error, Result};
 use crate::fields::ArticleFields;
 use crate::progress::Progress;
 use crate::service::article::{
-    Change, ImportedSource, StoredArticle, link_rows, load_many, set_values, wanted_subjects,
-    write_change,
+    Change, DerivedText, ImportedSource, StoredArticle, link_rows, load_many, set_values,
+    wanted_subjects, write_change,
 };
 use crate::service::revision::{IMPORT_EDITOR, revision_row};
 use crate::service::subject::ensure_subjects;
@@ -175,6 +175,7 @@ struct Loaded {
     text: String,
     hash: String,
     seed: ParsedSeed,
+    derived: DerivedText,
 }
 
 /// Expands the given paths into seed files, sorted, each once.
@@ -257,11 +258,14 @@ fn load_file(path: &Path) -> std::result::Result<Loaded, Vec<FileProblem>> {
             })
             .collect::<Vec<_>>()
     })?;
+    // Rendered here, on every core, rather than in the single write transaction.
+    let derived = DerivedText::of(&seed.fields.answer);
     Ok(Loaded {
         path: path.display().to_string(),
         text,
         hash,
         seed,
+        derived,
     })
 }
 
@@ -571,7 +575,7 @@ async fn write_plan(
                 imported_version: Set(Some(1)),
                 ..Default::default()
             };
-            set_values(&mut am, f, subject_id);
+            set_values(&mut am, f, subject_id, &l.derived);
             articles.push(am);
             links.extend(link_rows(f.id, &f.related, &subject_ids)?);
             let note = format!("created from {}", l.path);

@@ -81,8 +81,34 @@ pub fn to_fields(
     }
 }
 
-/// Sets every value column of `am` from `f`.
-pub fn set_values(am: &mut article::ActiveModel, f: &ArticleFields, subject_id: i32) {
+/// What is derived from an answer when it is written, never per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DerivedText {
+    /// Sanitized HTML.
+    pub html: String,
+    /// Plain text, for excerpts and search.
+    pub text: String,
+}
+
+impl DerivedText {
+    /// Renders the derived forms of `answer`.
+    pub fn of(answer: &str) -> Self {
+        Self {
+            html: crate::render::answer_html(answer),
+            text: crate::render::plain_text(answer),
+        }
+    }
+}
+
+/// Sets every value column of `am` from `f`, with the answer's derived text.
+pub fn set_values(
+    am: &mut article::ActiveModel,
+    f: &ArticleFields,
+    subject_id: i32,
+    derived: &DerivedText,
+) {
+    am.answer_html = Set(derived.html.clone());
+    am.answer_text = Set(derived.text.clone());
     am.slug = Set(f.slug.clone());
     am.url = Set(f.url.clone());
     am.file_name = Set(f.file_name.clone());
@@ -251,8 +277,16 @@ pub async fn write_change(
         .ok_or_else(|| Error::Internal("subject was not created".into()))?;
 
     let version = stored.model.version + i32::from(!changes.is_empty());
+    let derived = if old.answer == new.answer {
+        DerivedText {
+            html: stored.model.answer_html.clone(),
+            text: stored.model.answer_text.clone(),
+        }
+    } else {
+        DerivedText::of(&new.answer)
+    };
     let mut am = stored.model.clone().into_active_model();
-    set_values(&mut am, new, subject_id);
+    set_values(&mut am, new, subject_id, &derived);
     am.version = Set(version);
     if !changes.is_empty() {
         am.updated_at = Set(change.now);

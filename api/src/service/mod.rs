@@ -2,5 +2,7 @@
 //! resolvers, the importer and the exporter.
 
 pub mod article;
+pub mod listing;
 pub mod revision;
+pub mod search;
 pub mod subject;

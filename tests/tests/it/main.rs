@@ -2,4 +2,6 @@
 //! `TEST_DATABASE_URL`, on PostgreSQL.
 
 mod corpus;
+mod graphql;
+mod http;
 mod seed_job;

@@ -1,0 +1,323 @@
+//! GraphQL over HTTP as the GraphQL-over-HTTP spec (and the `graphql-http`
+//! server audit) defines it: the media type follows `Accept`, request errors
+//! are 400 with no `data` under `application/graphql-response+json`, GET runs
+//! queries only, and a POST must be JSON.
+
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, BatchResponse, Request, Variables};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use super::AppState;
+use crate::graphql::loaders::Loaders;
+
+/// The GraphQL-over-HTTP media type.
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+/// The response media types this server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    /// `application/graphql-response+json`: request errors are 4xx.
+    GraphqlResponse,
+    /// `application/json`: every well-formed request is 200.
+    Json,
+}
+
+impl MediaType {
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            MediaType::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            MediaType::Json => "application/json; charset=utf-8",
+        })
+    }
+}
+
+/// Picks the response media type from `Accept`; `None` when it allows neither.
+fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(MediaType::Json);
+    };
+    let types: Vec<String> = accept
+        .split(',')
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .collect();
+    if types.iter().any(|t| t == GRAPHQL_RESPONSE_JSON) {
+        Some(MediaType::GraphqlResponse)
+    } else if types
+        .iter()
+        .any(|t| t == "application/json" || t == "application/*" || t == "*/*" || t.is_empty())
+    {
+        Some(MediaType::Json)
+    } else {
+        None
+    }
+}
+
+/// A plain-text refusal (the request never reached GraphQL).
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message.to_owned(),
+    )
+        .into_response()
+}
+
+/// A GraphQL-shaped request error (`errors` only, no `data`) about `field`.
+/// A malformed HTTP request is always 400; an error GraphQL itself would
+/// report (a bad variable) is 200 under `application/json`.
+fn request_error(media: MediaType, field: &str, message: &str, graphql_level: bool) -> Response {
+    let body = serde_json::json!({ "errors": [{
+        "message": message,
+        "extensions": { "code": "BAD_USER_INPUT", "field": field },
+    }] });
+    let status = if graphql_level && media == MediaType::Json {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    response
+}
+
+/// Builds a request from the GraphQL-over-HTTP parameters, checking their types.
+fn request_from_params(params: &Map<String, Value>) -> Result<Request, (&'static str, String)> {
+    let query = match params.get("query") {
+        Some(Value::String(q)) => q.clone(),
+        Some(_) => return Err(("query", "`query` must be a string".into())),
+        None => return Err(("query", "the request has no `query`".into())),
+    };
+    let mut request = Request::new(query);
+    match params.get("operationName") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name.clone()),
+        Some(_) => return Err(("operationName", "`operationName` must be a string".into())),
+    }
+    match params.get("variables") {
+        None | Some(Value::Null) => {}
+        Some(v @ Value::Object(_)) => request = request.variables(Variables::from_json(v.clone())),
+        Some(_) => return Err(("variables", "`variables` must be an object".into())),
+    }
+    match params.get("extensions") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (k, v) in map {
+                let value = async_graphql::Value::from_json(v.clone())
+                    .map_err(|e| ("extensions", e.to_string()))?;
+                request.extensions.insert(k.clone(), value);
+            }
+        }
+        Some(_) => return Err(("extensions", "`extensions` must be an object".into())),
+    }
+    Ok(request)
+}
+
+/// What the HTTP layer must know of a request's selected operation before
+/// running it.
+struct OperationCheck {
+    /// A mutation or subscription (refused over GET).
+    writes: bool,
+    /// A non-null variable given as null or left out without a default:
+    /// a request error, which async-graphql would let through.
+    null_variable: Option<String>,
+}
+
+/// Inspects the operation `request` selects; `None` when the document does
+/// not parse or names no single operation (GraphQL then reports it).
+fn check_operation(request: &Request) -> Option<OperationCheck> {
+    let doc = async_graphql::parser::parse_query(&request.query).ok()?;
+    let op = match (&doc.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    let null_variable = op.node.variable_definitions.iter().find_map(|def| {
+        let def = &def.node;
+        let name = def.name.node.as_str();
+        let given = request.variables.get(name);
+        let missing = match given {
+            None => def.default_value.is_none(),
+            Some(v) => *v == async_graphql::Value::Null,
+        };
+        (!def.var_type.node.nullable && missing).then(|| {
+            format!(
+                "variable `${name}` of type `{}` must not be null",
+                def.var_type.node
+            )
+        })
+    });
+    Some(OperationCheck {
+        writes: matches!(
+            op.node.ty,
+            OperationType::Mutation | OperationType::Subscription
+        ),
+        null_variable,
+    })
+}
+
+/// Runs the request(s) and writes the response in the negotiated media type.
+async fn execute(state: &AppState, media: MediaType, batch: BatchRequest) -> Response {
+    if let BatchRequest::Single(request) = &batch
+        && let Some(message) = check_operation(request).and_then(|c| c.null_variable)
+    {
+        return request_error(media, "variables", &message, true);
+    }
+    let batch = batch.data(Loaders::new(&state.db));
+    let response = state.schema.execute_batch(batch).await;
+    let (status, body) = match response {
+        BatchResponse::Single(r) => {
+            let request_error = r.data == async_graphql::Value::Null
+                && !r.errors.is_empty()
+                && r.errors.iter().all(|e| e.path.is_empty());
+            let mut body = serde_json::to_value(&r).unwrap_or(Value::Null);
+            if request_error && let Value::Object(map) = &mut body {
+                // A request error never started execution: it has no `data`.
+                map.remove("data");
+            }
+            let status = if request_error && media == MediaType::GraphqlResponse {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            (status, body)
+        }
+        BatchResponse::Batch(rs) => (
+            StatusCode::OK,
+            serde_json::to_value(&rs).unwrap_or(Value::Null),
+        ),
+    };
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    response
+}
+
+/// `GET /graphql?query=…`: queries only.
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return refuse(
+            StatusCode::NOT_ACCEPTABLE,
+            "accept application/graphql-response+json or application/json",
+        );
+    };
+    let pairs: HashMap<String, String> =
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let mut params = Map::new();
+    for (key, value) in pairs {
+        let value = match key.as_str() {
+            "variables" | "extensions" => match serde_json::from_str(&value) {
+                Ok(v) => v,
+                Err(_) => {
+                    return request_error(
+                        media,
+                        "variables",
+                        &format!("`{key}` is not JSON"),
+                        false,
+                    );
+                }
+            },
+            _ => Value::String(value),
+        };
+        params.insert(key, value);
+    }
+    let request = match request_from_params(&params) {
+        Ok(r) => r,
+        Err((field, message)) => return request_error(media, field, &message, false),
+    };
+    if check_operation(&request).is_some_and(|c| c.writes) {
+        let mut response = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, media, BatchRequest::Single(request)).await
+}
+
+/// `POST /graphql` with a JSON body: one request or a batch (a JSON array).
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return refuse(
+            StatusCode::NOT_ACCEPTABLE,
+            "accept application/graphql-response+json or application/json",
+        );
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the request as application/json",
+        );
+    }
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return request_error(
+                media,
+                "body",
+                &format!("the body is not valid JSON: {e}"),
+                false,
+            );
+        }
+    };
+    let batch = match value {
+        Value::Object(params) => match request_from_params(&params) {
+            Ok(r) => BatchRequest::Single(r),
+            Err((field, message)) => return request_error(media, field, &message, false),
+        },
+        Value::Array(items) if !items.is_empty() => {
+            let mut requests = Vec::with_capacity(items.len());
+            for item in items {
+                let Value::Object(params) = item else {
+                    return request_error(
+                        media,
+                        "body",
+                        "every request of a batch must be an object",
+                        false,
+                    );
+                };
+                match request_from_params(&params) {
+                    Ok(r) => requests.push(r),
+                    Err((field, message)) => return request_error(media, field, &message, false),
+                }
+            }
+            BatchRequest::Batch(requests)
+        }
+        _ => {
+            return request_error(
+                media,
+                "body",
+                "the body must be a JSON object (or a non-empty array of them)",
+                false,
+            );
+        }
+    };
+    execute(&state, media, batch).await
+}

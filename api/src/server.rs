@@ -1,0 +1,79 @@
+//! `quicktakes serve`: migrate, load the seeds into an empty database, and
+//! serve until Ctrl-C or SIGTERM, letting in-flight requests finish.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use sea_orm::DatabaseConnection;
+
+use crate::db::migrate_up;
+use crate::error::{Error, Result};
+use crate::graphql::build_schema;
+use crate::http::{AppState, app};
+use crate::progress::Progress;
+use crate::seed::import::{ImportOptions, article_count, import_corpus};
+
+/// Runs the server.
+pub async fn serve(
+    db: DatabaseConnection,
+    bind: SocketAddr,
+    seeds: &Path,
+    graphiql_assets: Option<&PathBuf>,
+) -> Result<()> {
+    migrate_up(&db).await?;
+    if article_count(&db).await? == 0 && seeds.exists() {
+        let options = ImportOptions {
+            paths: vec![seeds.to_owned()],
+            ..Default::default()
+        };
+        let report = import_corpus(&db, &options, &Progress::for_stderr()).await?;
+        for problem in &report.problems {
+            eprintln!("{problem}");
+        }
+        eprintln!("seeds: {}", report.summary());
+    }
+    let state = AppState::new(build_schema(db.clone()), db, graphiql_assets);
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| Error::Io {
+            path: bind.to_string(),
+            source: e,
+        })?;
+    eprintln!("quicktakes: GraphiQL at http://{bind}/graphiql");
+    axum::serve(listener, app(state, graphiql_assets))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Error::Io {
+            path: bind.to_string(),
+            source: e,
+        })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    eprintln!("quicktakes: shutting down, finishing requests in flight");
+}

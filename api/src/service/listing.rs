@@ -1,0 +1,132 @@
+//! Listing articles: the filters and orders of the `articles` query, shared
+//! by `Query.articles`, `Subject.articles` and `relatedFrom`.
+
+use chrono::NaiveDate;
+use entity::{article, article_link, subject};
+use sea_orm::sea_query::{Expr, Func, NullOrdering, Order, Query as SqlQuery};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
+
+use crate::error::Result;
+
+/// Orders of an article listing; every order ends with the id so pages are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArticleOrder {
+    /// Newest first; undated last.
+    #[default]
+    DateDesc,
+    /// Oldest first; undated last.
+    DateAsc,
+    /// Best first; unscored last.
+    ScoreDesc,
+    /// Worst first; unscored last.
+    ScoreAsc,
+    /// By title, case-insensitively.
+    TitleAsc,
+    /// By id.
+    IdAsc,
+}
+
+/// Which live articles a listing holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArticleFilter {
+    /// Only articles of the subject with this slug.
+    pub subject_slug: Option<String>,
+    /// Only articles of this subject id.
+    pub subject_id: Option<i32>,
+    /// Only scores at least this (unscored articles excluded).
+    pub score_min: Option<f64>,
+    /// Only scores at most this (unscored articles excluded).
+    pub score_max: Option<f64>,
+    /// Only dates on or after this.
+    pub date_from: Option<NaiveDate>,
+    /// Only dates on or before this.
+    pub date_to: Option<NaiveDate>,
+    /// Only these ids.
+    pub ids: Option<Vec<i64>>,
+    /// Only articles that link to this id (`relatedFrom`).
+    pub links_to: Option<i64>,
+}
+
+/// The select for the live articles matching `filter`, unordered.
+fn filtered(filter: &ArticleFilter) -> Select<article::Entity> {
+    let mut q = article::Entity::find().filter(article::Column::DeletedAt.is_null());
+    if let Some(slug) = &filter.subject_slug {
+        q = q.filter(
+            article::Column::SubjectId.in_subquery(
+                SqlQuery::select()
+                    .column(subject::Column::Id)
+                    .from(subject::Entity)
+                    .and_where(subject::Column::Slug.eq(slug.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(id) = filter.subject_id {
+        q = q.filter(article::Column::SubjectId.eq(id));
+    }
+    if let Some(min) = filter.score_min {
+        q = q.filter(article::Column::Score.gte(min));
+    }
+    if let Some(max) = filter.score_max {
+        q = q.filter(article::Column::Score.lte(max));
+    }
+    if let Some(from) = filter.date_from {
+        q = q.filter(article::Column::Date.gte(from));
+    }
+    if let Some(to) = filter.date_to {
+        q = q.filter(article::Column::Date.lte(to));
+    }
+    if let Some(ids) = &filter.ids {
+        q = q.filter(article::Column::Id.is_in(ids.iter().copied()));
+    }
+    if let Some(target) = filter.links_to {
+        q = q.filter(
+            article::Column::Id.in_subquery(
+                SqlQuery::select()
+                    .column(article_link::Column::ArticleId)
+                    .from(article_link::Entity)
+                    .and_where(article_link::Column::TargetId.eq(target))
+                    .to_owned(),
+            ),
+        );
+    }
+    q
+}
+
+fn ordered(q: Select<article::Entity>, order: ArticleOrder) -> Select<article::Entity> {
+    use article::Column as C;
+    let q = match order {
+        ArticleOrder::DateDesc => q.order_by_with_nulls(C::Date, Order::Desc, NullOrdering::Last),
+        ArticleOrder::DateAsc => q.order_by_with_nulls(C::Date, Order::Asc, NullOrdering::Last),
+        ArticleOrder::ScoreDesc => q.order_by_with_nulls(C::Score, Order::Desc, NullOrdering::Last),
+        ArticleOrder::ScoreAsc => q.order_by_with_nulls(C::Score, Order::Asc, NullOrdering::Last),
+        ArticleOrder::TitleAsc => {
+            q.order_by(Expr::expr(Func::lower(Expr::col(C::Title))), Order::Asc)
+        }
+        ArticleOrder::IdAsc => q,
+    };
+    q.order_by_asc(C::Id)
+}
+
+/// How many live articles match.
+pub async fn count(db: &impl ConnectionTrait, filter: &ArticleFilter) -> Result<u64> {
+    Ok(filtered(filter).count(db).await?)
+}
+
+/// One page of matching live articles, `limit` rows from `offset`.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    filter: &ArticleFilter,
+    order: ArticleOrder,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<article::Model>> {
+    Ok(ordered(filtered(filter), order)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,156 @@
+//! English full-text search over title, question and answer: FTS5 on
+//! SQLite, `tsvector` on PostgreSQL. Any user text is a valid query: it is
+//! cut into words and only the words reach the search engine.
+
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
+
+use crate::error::Result;
+
+/// Marks the start of a matched term in a raw snippet (a private-use character
+/// no text carries), so the snippet can be HTML-escaped before `<mark>` goes in.
+const MARK_START: char = '\u{E000}';
+/// Marks the end of a matched term in a raw snippet.
+const MARK_END: char = '\u{E001}';
+
+/// One search hit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The article.
+    pub id: i64,
+    /// Relevance; higher is better.
+    pub rank: f64,
+    /// HTML-escaped text with `<mark>…</mark>` around the matched terms.
+    pub snippet: String,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Row {
+    id: i64,
+    rank: f64,
+    snippet: Option<String>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct CountRow {
+    n: i64,
+}
+
+/// The words of a user query: letters and digits; everything else separates.
+pub fn words(query: &str) -> Vec<String> {
+    query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// HTML-escapes a raw snippet and turns its term markers into `<mark>` tags.
+fn snippet_html(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 32);
+    for c in raw.chars() {
+        match c {
+            MARK_START => out.push_str("<mark>"),
+            MARK_END => out.push_str("</mark>"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The match expression and its SQL for the connection's backend.
+fn match_sql(backend: DbBackend, words: &[String]) -> (String, Value) {
+    match backend {
+        DbBackend::Postgres => (
+            "plainto_tsquery('english', $1)".to_owned(),
+            Value::from(words.join(" ")),
+        ),
+        // Each word quoted: FTS5 then reads it as a plain term, never as syntax.
+        _ => (
+            String::new(),
+            Value::from(
+                words
+                    .iter()
+                    .map(|w| format!("\"{w}\""))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+        ),
+    }
+}
+
+/// Live articles matching `query` (every word must match), best first, with
+/// the total count.
+pub async fn search(
+    db: &impl ConnectionTrait,
+    query: &str,
+    subject_id: Option<i32>,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<Hit>, u64)> {
+    let words = words(query);
+    if words.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let backend = db.get_database_backend();
+    let (tsquery, term) = match_sql(backend, &words);
+    let subject = subject_id.map_or(Value::Int(None), |s| Value::Int(Some(s)));
+    let (sql, count_sql) = match backend {
+        DbBackend::Postgres => (
+            format!(
+                "SELECT a.id, ts_rank_cd(a.search_vector, q)::float8 AS rank, \
+                 ts_headline('english', a.title || ' — ' || a.question || ' — ' || a.answer_text, q, \
+                 'StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=30, MinWords=12, MaxFragments=1') AS snippet \
+                 FROM article a, {tsquery} q \
+                 WHERE a.search_vector @@ q AND a.deleted_at IS NULL AND ($2::int IS NULL OR a.subject_id = $2) \
+                 ORDER BY rank DESC, a.id ASC LIMIT $3 OFFSET $4"
+            ),
+            format!(
+                "SELECT COUNT(*)::int8 AS n FROM article a, {tsquery} q \
+                 WHERE a.search_vector @@ q AND a.deleted_at IS NULL AND ($2::int IS NULL OR a.subject_id = $2)"
+            ),
+        ),
+        _ => (
+            format!(
+                "SELECT a.id AS id, -bm25(article_fts, 10.0, 5.0, 1.0) AS rank, \
+                 snippet(article_fts, -1, '{MARK_START}', '{MARK_END}', '…', 24) AS snippet \
+                 FROM article_fts JOIN article a ON a.id = article_fts.rowid \
+                 WHERE article_fts MATCH ?1 AND a.deleted_at IS NULL AND (?2 IS NULL OR a.subject_id = ?2) \
+                 ORDER BY rank DESC, a.id ASC LIMIT ?3 OFFSET ?4"
+            ),
+            "SELECT COUNT(*) AS n FROM article_fts JOIN article a ON a.id = article_fts.rowid \
+             WHERE article_fts MATCH ?1 AND a.deleted_at IS NULL AND (?2 IS NULL OR a.subject_id = ?2)"
+                .to_owned(),
+        ),
+    };
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    let rows = Row::find_by_statement(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [term.clone(), subject.clone(), limit.into(), offset.into()],
+    ))
+    .all(db)
+    .await?;
+    let total = CountRow::find_by_statement(Statement::from_sql_and_values(
+        backend,
+        count_sql,
+        [term, subject],
+    ))
+    .one(db)
+    .await?
+    .map_or(0, |r| u64::try_from(r.n).unwrap_or(0));
+    let hits = rows
+        .into_iter()
+        .map(|r| Hit {
+            id: r.id,
+            rank: r.rank,
+            snippet: snippet_html(r.snippet.as_deref().unwrap_or_default()),
+        })
+        .collect();
+    Ok((hits, total))
+}

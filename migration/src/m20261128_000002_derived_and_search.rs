@@ -1,0 +1,103 @@
+//! Text derived from the answer at write time (sanitized HTML, plain text)
+//! and the English full-text index over title, question and answer:
+//! FTS5 (`porter unicode61`) on SQLite, a weighted `tsvector` with a GIN
+//! index on PostgreSQL. Both are kept in sync by the database itself.
+
+use sea_orm_migration::{prelude::*, schema::*, sea_orm::DbBackend};
+
+/// Adds `answer_html`, `answer_text` and the search index.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const SQLITE_UP: &[&str] = &[
+    "CREATE VIRTUAL TABLE article_fts USING fts5(title, question, answer_text, \
+     content='article', content_rowid='id', tokenize='porter unicode61')",
+    "CREATE TRIGGER article_fts_insert AFTER INSERT ON article BEGIN \
+     INSERT INTO article_fts(rowid, title, question, answer_text) \
+     VALUES (new.id, new.title, new.question, new.answer_text); END",
+    "CREATE TRIGGER article_fts_delete AFTER DELETE ON article BEGIN \
+     INSERT INTO article_fts(article_fts, rowid, title, question, answer_text) \
+     VALUES ('delete', old.id, old.title, old.question, old.answer_text); END",
+    "CREATE TRIGGER article_fts_update AFTER UPDATE OF title, question, answer_text ON article BEGIN \
+     INSERT INTO article_fts(article_fts, rowid, title, question, answer_text) \
+     VALUES ('delete', old.id, old.title, old.question, old.answer_text); \
+     INSERT INTO article_fts(rowid, title, question, answer_text) \
+     VALUES (new.id, new.title, new.question, new.answer_text); END",
+    "INSERT INTO article_fts(article_fts) VALUES ('rebuild')",
+];
+
+const SQLITE_DOWN: &[&str] = &[
+    "DROP TRIGGER IF EXISTS article_fts_update",
+    "DROP TRIGGER IF EXISTS article_fts_delete",
+    "DROP TRIGGER IF EXISTS article_fts_insert",
+    "DROP TABLE IF EXISTS article_fts",
+];
+
+const POSTGRES_UP: &[&str] = &[
+    "ALTER TABLE article ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ( \
+     setweight(to_tsvector('english', title), 'A') || \
+     setweight(to_tsvector('english', question), 'B') || \
+     setweight(to_tsvector('english', answer_text), 'C')) STORED",
+    "CREATE INDEX idx_article_search ON article USING GIN (search_vector)",
+];
+
+const POSTGRES_DOWN: &[&str] = &[
+    "DROP INDEX IF EXISTS idx_article_search",
+    "ALTER TABLE article DROP COLUMN IF EXISTS search_vector",
+];
+
+async fn run_all(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    for sql in statements {
+        db.execute_unprepared(sql).await?;
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column per ALTER: SQLite adds a single column at a time.
+        for column in [Article::AnswerHtml, Article::AnswerText] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Article::Table)
+                        .add_column(text(column).default(""))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        match manager.get_database_backend() {
+            DbBackend::Sqlite => run_all(manager, SQLITE_UP).await,
+            DbBackend::Postgres => run_all(manager, POSTGRES_UP).await,
+            other => Err(DbErr::Migration(format!("{other:?} is not supported"))),
+        }
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        match manager.get_database_backend() {
+            DbBackend::Sqlite => run_all(manager, SQLITE_DOWN).await?,
+            DbBackend::Postgres => run_all(manager, POSTGRES_DOWN).await?,
+            other => return Err(DbErr::Migration(format!("{other:?} is not supported"))),
+        }
+        for column in [Article::AnswerHtml, Article::AnswerText] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Article::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum Article {
+    Table,
+    AnswerHtml,
+    AnswerText,
+}

@@ -1,0 +1,538 @@
+//! Every Query field through the schema: GraphQL in, JSON out.
+
+use quicktakes::service::article;
+use quicktakes_tests::{TestApp, error_code};
+use serde_json::{Value, json};
+
+const SLUG: &str = "what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients";
+const URL: &str =
+    "/learn/medicine/questions/what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients";
+
+/// Writes a seed for article `id` into `dir`, with the given extra keys.
+fn write_article(dir: &std::path::Path, id: i64, title: &str, subject: &str, extra: &str) {
+    let slug = format!("article-{id}");
+    let subject_slug = subject.to_lowercase().replace(' ', "-");
+    let text = format!(
+        "---\nid: {id}\ntitle: {title}\nquestion: >-\n    What about {title}?\nanswer: >-\n    The answer about {title}.\\n\\nMore text here.\nsubject: {subject}\nurl: /learn/{subject_slug}/questions/{slug}\n{extra}---\n"
+    );
+    std::fs::write(dir.join(format!("{slug}.md")), text).expect("write seed");
+}
+
+/// Five small articles with dates, scores and links; returns the app.
+async fn small_corpus() -> TestApp {
+    let app = TestApp::new().await;
+    let dir = app.t.path("small");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    write_article(
+        &dir,
+        1,
+        "banana bread",
+        "Cooking",
+        "date: 2024-01-05\nscore: 3.5\n",
+    );
+    write_article(
+        &dir,
+        2,
+        "Apple pie",
+        "Cooking",
+        "date: 2024-03-01\nscore: 4\nrelated_article1:\n    id: 1\n    title: Old copy\n    subject: Cooking\n    url: /learn/cooking/questions/old\n",
+    );
+    write_article(
+        &dir,
+        3,
+        "cherry tart",
+        "Baking",
+        "score: -1\nrelated_article1:\n    id: 1\n    title: x\n    subject: Cooking\n    url: /learn/cooking/questions/article-1\n",
+    );
+    write_article(&dir, 4, "Date cake", "Baking", "date: 2023-07-09\n");
+    write_article(
+        &dir,
+        5,
+        "eclair",
+        "Cooking",
+        "date: 2024-03-01\nscore: 1.25\n",
+    );
+    app.import(&dir).await;
+    app
+}
+
+fn ids(connection: &Value) -> Vec<String> {
+    connection["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn article_by_id_slug_or_url_with_every_field() {
+    let app = TestApp::with_seeds().await;
+    let q = r#"query($id: ID, $slug: String, $url: String) {
+        article(id: $id, slug: $slug, url: $url) {
+            id slug url fileName title articleTitle question answer answerHtml
+            excerpt short: excerpt(length: 40) author date displayDate dateFormat postOnText template
+            score subject { id name slug articleCount } seo { title description keywords }
+            related { position id title url subject { name slug } article { id } }
+            relatedFrom { totalCount nodes { id } }
+            version createdAt updatedAt
+            revisions { totalCount nodes { version editor note changes { field } } }
+        } }"#;
+    let by_id = app.data(q, json!({ "id": "118109" })).await;
+    let a = &by_id["article"];
+    assert_eq!(a["id"], "118109");
+    assert_eq!(a["slug"], SLUG);
+    assert_eq!(a["url"], URL);
+    assert_eq!(a["fileName"], format!("{SLUG}.md"));
+    assert_eq!(
+        a["title"],
+        "What is the role of imaging in the follow-up care of HCC patients?"
+    );
+    assert_eq!(a["articleTitle"], a["title"]);
+    assert!(
+        a["answer"]
+            .as_str()
+            .expect("answer")
+            .contains("recurrence.\n\n1. **Surveillance")
+    );
+    let html = a["answerHtml"].as_str().expect("html");
+    assert!(
+        html.contains("<ol>") && html.contains("<strong>Surveillance and Diagnosis</strong>"),
+        "{html}"
+    );
+    let excerpt = a["excerpt"].as_str().expect("excerpt");
+    assert!(
+        excerpt.chars().count() <= 200 && excerpt.ends_with('…'),
+        "{excerpt}"
+    );
+    assert!(excerpt.starts_with("Imaging plays a crucial role"));
+    assert!(!excerpt.contains("**"), "plain text");
+    assert!(a["short"].as_str().expect("short").chars().count() <= 40);
+    assert_eq!(a["author"], "QuickTakes");
+    assert_eq!(a["date"], "2024-12-11");
+    assert_eq!(a["displayDate"], "Dec 11, 2024");
+    assert_eq!(a["dateFormat"], "MMM DD, YYYY");
+    assert_eq!(a["postOnText"], "Posted on");
+    assert_eq!(a["template"], "default");
+    assert_eq!(a["score"], Value::Null, "unscored");
+    assert_eq!(a["subject"]["name"], "Medicine");
+    assert_eq!(a["subject"]["slug"], "medicine");
+    assert_eq!(a["subject"]["articleCount"], 1);
+    assert_eq!(a["seo"]["title"], "QuickTakes | Medicine");
+    assert_eq!(a["seo"]["keywords"].as_array().expect("keywords").len(), 17);
+    let related = a["related"].as_array().expect("related");
+    assert_eq!(related.len(), 4);
+    assert_eq!(related[0]["position"], 1);
+    assert_eq!(related[0]["id"], "118085");
+    assert_eq!(
+        related[0]["title"],
+        "How is PET-CT used in the diagnosis and management of HCC?"
+    );
+    assert_eq!(related[0]["article"], Value::Null, "target not loaded");
+    assert_eq!(related[3]["subject"]["name"], "Health Studies");
+    assert_eq!(related[3]["subject"]["slug"], "health-studies");
+    assert_eq!(a["relatedFrom"]["totalCount"], 0);
+    assert_eq!(a["version"], 1);
+    assert_eq!(a["revisions"]["totalCount"], 1);
+    assert_eq!(a["revisions"]["nodes"][0]["editor"], "import");
+
+    assert_eq!(app.data(q, json!({ "slug": SLUG })).await, by_id);
+    assert_eq!(app.data(q, json!({ "url": URL })).await, by_id);
+    assert_eq!(
+        app.data(q, json!({ "slug": "nope" })).await["article"],
+        Value::Null
+    );
+    assert_eq!(
+        app.data(q, json!({ "id": "999" })).await["article"],
+        Value::Null
+    );
+}
+
+#[tokio::test]
+async fn article_needs_exactly_one_argument() {
+    let app = TestApp::with_seeds().await;
+    for args in [
+        "",
+        "(id: \"118109\", slug: \"x\")",
+        "(slug: \"a\", url: \"b\")",
+    ] {
+        let r = app
+            .gql(&format!("{{ article{args} {{ id }} }}"), json!({}))
+            .await;
+        assert_eq!(error_code(&r), "BAD_USER_INPUT", "{args}: {r}");
+        assert!(
+            r["errors"][0]["message"]
+                .as_str()
+                .expect("message")
+                .contains("exactly one")
+        );
+        assert_eq!(r["data"]["article"], Value::Null);
+    }
+    let r = app.gql("{ article(id: \"abc\") { id } }", json!({})).await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "id");
+}
+
+#[tokio::test]
+async fn old_slug_and_url_still_find_an_edited_article() {
+    let app = TestApp::with_seeds().await;
+    article::edit(&app.t.db, 118_109, "alice", None, |f| {
+        f.slug = "imaging-in-hcc-follow-up".into();
+        f.subject = "Oncology".into();
+        f.subject_slug = "oncology".into();
+        f.url = "/learn/oncology/questions/imaging-in-hcc-follow-up".into();
+    })
+    .await
+    .expect("edit");
+    let q =
+        "query($s: String, $u: String) { article(slug: $s, url: $u) { id url subject { slug } } }";
+    for vars in [
+        json!({ "s": SLUG }),
+        json!({ "u": URL }),
+        json!({ "s": "imaging-in-hcc-follow-up" }),
+    ] {
+        let d = app.data(q, vars.clone()).await;
+        assert_eq!(d["article"]["id"], "118109", "{vars}");
+        assert_eq!(
+            d["article"]["url"],
+            "/learn/oncology/questions/imaging-in-hcc-follow-up"
+        );
+        assert_eq!(d["article"]["subject"]["slug"], "oncology");
+    }
+}
+
+#[tokio::test]
+async fn deleted_articles_are_not_read() {
+    let app = TestApp::with_seeds().await;
+    article::delete(&app.t.db, 118_109, "admin", None)
+        .await
+        .expect("delete");
+    let d = app.data("{ article(id: \"118109\") { id } articles { totalCount } subject(slug: \"medicine\") { articleCount } }", json!({})).await;
+    assert_eq!(d["article"], Value::Null);
+    assert_eq!(d["articles"]["totalCount"], 0);
+    assert_eq!(d["subject"]["articleCount"], 0);
+}
+
+#[tokio::test]
+async fn articles_are_ordered_nulls_last_with_ties_by_id() {
+    let app = small_corpus().await;
+    let q = "query($o: ArticleOrder!) { articles(orderBy: $o) { nodes { id } } }";
+    let order = |o: &'static str| {
+        let app = &app;
+        async move { ids(&app.data(q, json!({ "o": o })).await["articles"]) }
+    };
+    assert_eq!(order("DATE_DESC").await, ["2", "5", "1", "4", "3"]);
+    assert_eq!(order("DATE_ASC").await, ["4", "1", "2", "5", "3"]);
+    assert_eq!(order("SCORE_DESC").await, ["2", "1", "5", "3", "4"]);
+    assert_eq!(order("SCORE_ASC").await, ["5", "1", "2", "3", "4"]);
+    assert_eq!(
+        order("TITLE_ASC").await,
+        ["2", "1", "3", "4", "5"],
+        "case-insensitive"
+    );
+    assert_eq!(order("ID_ASC").await, ["1", "2", "3", "4", "5"]);
+    let default = app.data("{ articles { nodes { id } } }", json!({})).await;
+    assert_eq!(
+        ids(&default["articles"]),
+        ["2", "5", "1", "4", "3"],
+        "DATE_DESC by default"
+    );
+}
+
+#[tokio::test]
+async fn articles_are_filtered() {
+    let app = small_corpus().await;
+    let q = "query($f: ArticleFilter) { articles(filter: $f, orderBy: ID_ASC) { totalCount nodes { id } } }";
+    let cases = [
+        (json!({ "subject": "baking" }), vec!["3", "4"]),
+        (json!({ "scoreMin": 1.5 }), vec!["1", "2"]),
+        (json!({ "scoreMax": 3.5 }), vec!["1", "5"]),
+        (
+            json!({ "dateFrom": "2024-01-01", "dateTo": "2024-02-01" }),
+            vec!["1"],
+        ),
+        (json!({ "ids": ["5", "3", "99"] }), vec!["3", "5"]),
+        (
+            json!({ "subject": "cooking", "scoreMin": 2 }),
+            vec!["1", "2"],
+        ),
+        (json!({ "subject": "nothing" }), vec![]),
+    ];
+    for (filter, expected) in cases {
+        let d = app.data(q, json!({ "f": filter })).await;
+        assert_eq!(ids(&d["articles"]), expected, "{filter}");
+        assert_eq!(d["articles"]["totalCount"], expected.len(), "{filter}");
+    }
+    let r = app
+        .gql(q, json!({ "f": { "dateFrom": "2024-13-01" } }))
+        .await;
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("not a date"),
+        "{r}"
+    );
+}
+
+#[tokio::test]
+async fn articles_page_forward_and_backward_with_opaque_cursors() {
+    let app = small_corpus().await;
+    let q = "query($first: Int, $after: String, $last: Int, $before: String) {
+        articles(orderBy: ID_ASC, first: $first, after: $after, last: $last, before: $before) {
+            totalCount edges { cursor node { id } } nodes { id }
+            pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+    let p1 = app.data(q, json!({ "first": 2 })).await["articles"].clone();
+    assert_eq!(ids(&p1), ["1", "2"]);
+    assert_eq!(p1["totalCount"], 5);
+    assert_eq!(p1["pageInfo"]["hasNextPage"], true);
+    assert_eq!(p1["pageInfo"]["hasPreviousPage"], false);
+    assert_eq!(p1["pageInfo"]["endCursor"], p1["edges"][1]["cursor"]);
+    let p2 = app
+        .data(
+            q,
+            json!({ "first": 2, "after": p1["pageInfo"]["endCursor"] }),
+        )
+        .await["articles"]
+        .clone();
+    assert_eq!(ids(&p2), ["3", "4"]);
+    assert_eq!(p2["pageInfo"]["hasPreviousPage"], true);
+    let p3 = app
+        .data(
+            q,
+            json!({ "first": 2, "after": p2["pageInfo"]["endCursor"] }),
+        )
+        .await["articles"]
+        .clone();
+    assert_eq!(ids(&p3), ["5"]);
+    assert_eq!(p3["pageInfo"]["hasNextPage"], false);
+
+    let last = app.data(q, json!({ "last": 2 })).await["articles"].clone();
+    assert_eq!(ids(&last), ["4", "5"]);
+    assert_eq!(last["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(last["pageInfo"]["hasNextPage"], false);
+    let before = app
+        .data(
+            q,
+            json!({ "last": 2, "before": last["pageInfo"]["startCursor"] }),
+        )
+        .await["articles"]
+        .clone();
+    assert_eq!(ids(&before), ["2", "3"]);
+    assert_eq!(before["pageInfo"]["hasNextPage"], true);
+
+    let default = app.data("{ articles { nodes { id } } }", json!({})).await;
+    assert_eq!(
+        ids(&default["articles"]).len(),
+        5,
+        "default page holds up to 20"
+    );
+
+    for (vars, field) in [
+        (json!({ "first": 101 }), "first"),
+        (json!({ "first": -1 }), "first"),
+        (json!({ "last": 500 }), "last"),
+        (json!({ "first": 1, "last": 1 }), "last"),
+        (json!({ "after": "not-a-cursor" }), "after"),
+    ] {
+        let r = app.gql(q, vars.clone()).await;
+        assert_eq!(error_code(&r), "BAD_USER_INPUT", "{vars}: {r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], field, "{vars}");
+    }
+}
+
+#[tokio::test]
+async fn subjects_list_their_articles() {
+    let app = small_corpus().await;
+    let d = app
+        .data(
+            "{ subjects { name slug articleCount }
+               subject(slug: \"baking\") { name articles(orderBy: TITLE_ASC, first: 1) { totalCount nodes { id } pageInfo { hasNextPage } } }
+               missing: subject(slug: \"none\") { name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        d["subjects"],
+        json!([
+            { "name": "Baking", "slug": "baking", "articleCount": 2 },
+            { "name": "Cooking", "slug": "cooking", "articleCount": 3 }
+        ])
+    );
+    assert_eq!(d["subject"]["name"], "Baking");
+    assert_eq!(ids(&d["subject"]["articles"]), ["3"]);
+    assert_eq!(d["subject"]["articles"]["totalCount"], 2);
+    assert_eq!(d["subject"]["articles"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(d["missing"], Value::Null);
+}
+
+#[tokio::test]
+async fn related_links_resolve_loaded_targets_and_backlinks() {
+    let app = small_corpus().await;
+    let d = app
+        .data(
+            "{ a2: article(id: \"2\") { related { id title url subject { slug } article { title } } }
+               a1: article(id: \"1\") { relatedFrom { totalCount nodes { id } } } }",
+            json!({}),
+        )
+        .await;
+    let link = &d["a2"]["related"][0];
+    assert_eq!(
+        link["title"], "banana bread",
+        "the target's own title, not the link's copy"
+    );
+    assert_eq!(link["url"], "/learn/cooking/questions/article-1");
+    assert_eq!(link["article"]["title"], "banana bread");
+    assert_eq!(d["a1"]["relatedFrom"]["totalCount"], 2);
+    assert_eq!(ids(&d["a1"]["relatedFrom"]), ["2", "3"]);
+}
+
+#[tokio::test]
+async fn answer_html_is_sanitized_and_keeps_math() {
+    let app = TestApp::new().await;
+    let dir = app.t.path("in");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let answer = r#"Hi <script>alert(1)</script> <a href='javascript:alert(1)' onclick='x()'>link</a>\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nMath \( \nu_1 * x \) and\n\n$$a<b$$"#;
+    write_article(&dir, 7, "math", "Physics", "");
+    let path = dir.join("article-7.md");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let text = text.replace(
+        "answer: >-\n    The answer about math.\\n\\nMore text here.",
+        &format!("answer: >-\n    {answer}"),
+    );
+    std::fs::write(&path, text).expect("write");
+    app.import(&dir).await;
+    let d = app
+        .data("{ article(id: \"7\") { answerHtml excerpt } }", json!({}))
+        .await;
+    let html = d["article"]["answerHtml"].as_str().expect("html");
+    assert!(!html.contains("<script"), "{html}");
+    assert!(!html.contains("javascript:"), "{html}");
+    assert!(!html.contains("onclick"), "{html}");
+    assert!(html.contains("<table>"), "{html}");
+    assert!(
+        html.contains(r#"<span class="math inline">\( \nu_1 * x \)</span>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<div class="math display">$$a&lt;b$$</div>"#),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn search_ranks_matches_and_marks_terms_the_same_on_both_databases() {
+    let app = small_corpus().await;
+    let q = "query($q: String!, $s: String) { search(query: $q, subject: $s) { totalCount edges { node { id } rank snippet } } }";
+    let d = app.data(q, json!({ "q": "banana" })).await;
+    let edges = d["search"]["edges"].as_array().expect("edges");
+    assert_eq!(d["search"]["totalCount"], 1);
+    assert_eq!(edges[0]["node"]["id"], "1");
+    assert!(
+        edges[0]["snippet"]
+            .as_str()
+            .expect("snippet")
+            .contains("<mark>banana</mark>"),
+        "{d}"
+    );
+
+    // Stemming: "breads" finds "bread"; a title match outranks an answer-only one.
+    let d = app.data(q, json!({ "q": "breads" })).await;
+    assert_eq!(d["search"]["edges"][0]["node"]["id"], "1");
+    let d = app.data(q, json!({ "q": "answer" })).await;
+    assert_eq!(d["search"]["totalCount"], 5);
+    let ranks: Vec<f64> = d["search"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["rank"].as_f64().expect("rank"))
+        .collect();
+    assert!(
+        ranks.windows(2).all(|w| w[0] >= w[1]),
+        "best first: {ranks:?}"
+    );
+
+    let d = app.data(q, json!({ "q": "answer", "s": "baking" })).await;
+    assert_eq!(d["search"]["totalCount"], 2);
+
+    // Any text is a valid query; syntax is taken literally.
+    for text in [
+        "\"banana",
+        "banana OR",
+        "ban*",
+        "NEAR(banana bread)",
+        "title:banana",
+        "'; DROP TABLE article; --",
+        "((",
+        "",
+        "   ",
+        "-banana",
+        "^",
+    ] {
+        let r = app.gql(q, json!({ "q": text })).await;
+        assert!(r.get("errors").is_none(), "{text:?}: {r}");
+    }
+    let d = app.data(q, json!({ "q": "<banana>" })).await;
+    assert_eq!(d["search"]["edges"][0]["node"]["id"], "1");
+}
+
+#[tokio::test]
+async fn snippets_are_html_escaped() {
+    let app = TestApp::new().await;
+    let dir = app.t.path("in");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    write_article(&dir, 9, "escaping", "Web", "");
+    let path = dir.join("article-9.md");
+    let text = std::fs::read_to_string(&path).expect("read").replace(
+        "The answer about escaping.",
+        "If 5 < 6 & zebra then \"quoted\"",
+    );
+    std::fs::write(&path, text).expect("write");
+    app.import(&dir).await;
+    let d = app
+        .data(
+            "{ search(query: \"zebra\") { edges { snippet } } }",
+            json!({}),
+        )
+        .await;
+    let snippet = d["search"]["edges"][0]["snippet"]
+        .as_str()
+        .expect("snippet");
+    assert!(
+        snippet.contains("5 &lt; 6 &amp; <mark>zebra</mark> then &quot;quoted&quot;"),
+        "{snippet}"
+    );
+}
+
+#[tokio::test]
+async fn nested_reads_cost_the_same_few_statements_for_5_and_50_articles() {
+    let app = TestApp::new().await;
+    let dir = app.t.path("corpus");
+    quicktakes::seed::generate::write_corpus(&dir, 60, 3).expect("generate");
+    app.import(&dir).await;
+    let q = "query($n: Int) { articles(first: $n) { nodes { id title subject { name }
+               related { title article { id title subject { name } } } } } }";
+    let mut counts = Vec::new();
+    for n in [5, 50] {
+        let before = app.statements();
+        let d = app.data(q, json!({ "n": n })).await;
+        assert_eq!(d["articles"]["nodes"].as_array().expect("nodes").len(), n);
+        counts.push(app.statements() - before);
+    }
+    assert!(counts[0] <= 6, "statements for 5 articles: {counts:?}");
+    assert_eq!(counts[0], counts[1], "no N+1: {counts:?}");
+}
+
+#[tokio::test]
+async fn committed_sdl_matches_the_code() {
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../api/schema.graphql"
+    ))
+    .expect("api/schema.graphql");
+    // Not assert_eq: the whole schema twice is no help; the diff is.
+    assert!(
+        committed == quicktakes::graphql::sdl(),
+        "the schema changed: run `cargo run -- schema > api/schema.graphql` and review `git diff`"
+    );
+}

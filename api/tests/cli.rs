@@ -464,3 +464,58 @@ async fn migrate_status_down_and_fresh() {
     let out = run(&t, &["migrate", "sideways"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn serve_loads_the_seeds_answers_and_stops_cleanly_on_sigterm() {
+    use std::io::{Read, Write};
+
+    let t = TestDb::new().await;
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        probe.local_addr().expect("addr").port()
+    };
+    let seeds = seeds_dir();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_quicktakes"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--seeds"])
+        .arg(&seeds)
+        .env("DATABASE_URL", &t.url)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("server starts");
+    let ask = |path: &str| -> Option<String> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    };
+    let mut ready = None;
+    for _ in 0..100 {
+        ready = ask("/readyz");
+        if ready.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(ready.expect("server answers").starts_with("HTTP/1.1 200"));
+    let page = ask("/graphql?query=%7Barticle(id:%22118109%22)%7Btitle%7D%7D").expect("answer");
+    assert!(page.contains("What is the role of imaging"), "{page}");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = server.wait().expect("server exits");
+    let mut log = String::new();
+    if let Some(mut stderr) = server.stderr.take() {
+        stderr.read_to_string(&mut log).ok();
+    }
+    assert_eq!(exit.code(), Some(0), "{log}");
+    assert!(log.contains("seeds: 1 created"), "{log}");
+    assert!(log.contains("shutting down"), "{log}");
+}

@@ -1,7 +1,8 @@
 //! Text derived from the answer at write time (sanitized HTML, plain text)
 //! and the English full-text index over title, question and answer:
 //! FTS5 (`porter unicode61`) on SQLite, a weighted `tsvector` with a GIN
-//! index on PostgreSQL. Both are kept in sync by the database itself.
+//! index on PostgreSQL. Both are kept in sync by the database itself. Also
+//! partial indexes over live articles in the default list orders.
 
 use sea_orm_migration::{prelude::*, schema::*, sea_orm::DbBackend};
 
@@ -24,9 +25,15 @@ const SQLITE_UP: &[&str] = &[
      INSERT INTO article_fts(rowid, title, question, answer_text) \
      VALUES (new.id, new.title, new.question, new.answer_text); END",
     "INSERT INTO article_fts(article_fts) VALUES ('rebuild')",
+    // Live articles in the default orders: pages and counts read the index,
+    // not the wide article rows. SQLite sorts NULL lowest, so DESC puts it last.
+    "CREATE INDEX idx_article_live_date ON article (date DESC, id) WHERE deleted_at IS NULL",
+    "CREATE INDEX idx_article_live_score ON article (score DESC, id) WHERE deleted_at IS NULL",
 ];
 
 const SQLITE_DOWN: &[&str] = &[
+    "DROP INDEX IF EXISTS idx_article_live_score",
+    "DROP INDEX IF EXISTS idx_article_live_date",
     "DROP TRIGGER IF EXISTS article_fts_update",
     "DROP TRIGGER IF EXISTS article_fts_delete",
     "DROP TRIGGER IF EXISTS article_fts_insert",
@@ -39,9 +46,13 @@ const POSTGRES_UP: &[&str] = &[
      setweight(to_tsvector('english', question), 'B') || \
      setweight(to_tsvector('english', answer_text), 'C')) STORED",
     "CREATE INDEX idx_article_search ON article USING GIN (search_vector)",
+    "CREATE INDEX idx_article_live_date ON article (date DESC NULLS LAST, id) WHERE deleted_at IS NULL",
+    "CREATE INDEX idx_article_live_score ON article (score DESC NULLS LAST, id) WHERE deleted_at IS NULL",
 ];
 
 const POSTGRES_DOWN: &[&str] = &[
+    "DROP INDEX IF EXISTS idx_article_live_score",
+    "DROP INDEX IF EXISTS idx_article_live_date",
     "DROP INDEX IF EXISTS idx_article_search",
     "ALTER TABLE article DROP COLUMN IF EXISTS search_vector",
 ];

@@ -536,3 +536,27 @@ async fn committed_sdl_matches_the_code() {
         "the schema changed: run `cargo run -- schema > api/schema.graphql` and review `git diff`"
     );
 }
+
+#[tokio::test]
+async fn readme_queries_run_without_errors() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README");
+    let app = TestApp::with_seeds().await;
+    let mut ran = 0;
+    for block in readme.split("```graphql\n").skip(1) {
+        let query = block.split("```").next().expect("block end");
+        let vars = if query.contains("SubjectPage") {
+            json!({ "slug": "medicine" })
+        } else {
+            json!({ "slug": SLUG, "q": "imaging follow-up" })
+        };
+        let d = app.data(query, vars).await;
+        assert!(
+            d.as_object()
+                .is_some_and(|o| o.values().all(|v| !v.is_null())),
+            "{query}: {d}"
+        );
+        ran += 1;
+    }
+    assert_eq!(ran, 3, "the README's three frontend queries");
+}

@@ -8,11 +8,12 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigrationStatus;
 
-use crate::config::{Cli, Command, MigrateAction};
+use crate::config::{Cli, Command, MigrateAction, RoleArg, TokenAction};
 use crate::db::{DbOptions, connect, migrate_up};
 use crate::error::Result;
 use crate::progress::Progress;
 use crate::seed::import::{Action, ImportOptions, ImportReport, import_corpus};
+use crate::service::token::{self, Role};
 
 /// Exit status for invalid input or a failure (nothing written).
 pub const EXIT_FAILURE: u8 = 1;
@@ -75,12 +76,56 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             print!("{}", crate::graphql::sdl());
             Ok(0)
         }
+        Command::Token { action } => {
+            let db = open(cli).await?;
+            migrate_up(&db).await?;
+            run_token(&db, action).await?;
+            Ok(0)
+        }
         Command::Migrate { action } => {
             let db = open(cli).await?;
             migrate(&db, *action).await?;
             Ok(0)
         }
     }
+}
+
+async fn run_token(db: &DatabaseConnection, action: &TokenAction) -> Result<()> {
+    let now = chrono::Utc::now();
+    match action {
+        TokenAction::Create { name, role } => {
+            let role = match role {
+                RoleArg::Editor => Role::Editor,
+                RoleArg::Admin => Role::Admin,
+            };
+            let secret = token::create(db, name, role, now).await?;
+            println!(
+                "token `{}` ({}) created; its secret is shown only now:",
+                name.trim(),
+                role.as_str()
+            );
+            println!("{secret}");
+        }
+        TokenAction::List => {
+            for t in token::list(db).await? {
+                let state = match t.revoked_at {
+                    Some(at) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),
+                    None => "active".to_owned(),
+                };
+                println!(
+                    "{}\t{}\tcreated {}\t{state}",
+                    t.name,
+                    t.role,
+                    t.created_at.format("%Y-%m-%d %H:%M")
+                );
+            }
+        }
+        TokenAction::Revoke { name } => {
+            token::revoke(db, name, now).await?;
+            println!("token `{name}` revoked");
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(db: &DatabaseConnection, action: MigrateAction) -> Result<()> {

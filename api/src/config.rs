@@ -81,12 +81,49 @@ pub enum Command {
         #[arg(env = "QUICKTAKES_EXPORT_DIR")]
         dir: PathBuf,
     },
+    /// Manage editor tokens.
+    Token {
+        /// What to do with tokens.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Apply, revert or list schema migrations.
     Migrate {
         /// `up` (default), `down` (the last one), `status` or `fresh` (drop everything, then up).
         #[arg(value_enum, default_value_t = MigrateAction::Up, env = "QUICKTAKES_MIGRATE")]
         action: MigrateAction,
     },
+}
+
+/// What `token` does.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token; its secret is printed once, alone on the last line.
+    Create {
+        /// Name recorded in revisions (unique).
+        #[arg(long, env = "QUICKTAKES_TOKEN_NAME")]
+        name: String,
+        /// `editor` (article mutations) or `admin` (also deletes and restores).
+        #[arg(long, value_enum, env = "QUICKTAKES_TOKEN_ROLE")]
+        role: RoleArg,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by name.
+    Revoke {
+        /// The token's name.
+        #[arg(env = "QUICKTAKES_TOKEN_NAME")]
+        name: String,
+    },
+}
+
+/// A token role on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Article mutations.
+    Editor,
+    /// Article mutations, deletes and restores.
+    Admin,
 }
 
 /// What `migrate` does.

@@ -440,16 +440,16 @@ async fn migrate_status_down_and_fresh() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let status = text(&run(&t, &["migrate", "status"]).stdout);
     assert!(
-        status.contains("applied  m20261128_000001_create_tables"),
+        status.contains("applied  m20261128_000002_derived_and_search"),
         "{status}"
     );
     assert!(
-        status.contains("pending  m20261128_000002_derived_and_search"),
+        status.contains("pending  m20261128_000003_token_hash_index"),
         "only the last one reverted: {status}"
     );
     let out = run(&t, &["migrate", "fresh"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("2 migrations applied, 0 pending"));
+    assert!(text(&out.stdout).contains("3 migrations applied, 0 pending"));
     // Fresh over a loaded database (foreign keys enforced) empties it.
     let seeds = seeds_dir();
     assert_eq!(
@@ -518,4 +518,68 @@ async fn serve_loads_the_seeds_answers_and_stops_cleanly_on_sigterm() {
     assert_eq!(exit.code(), Some(0), "{log}");
     assert!(log.contains("seeds: 1 created"), "{log}");
     assert!(log.contains("shutting down"), "{log}");
+}
+
+#[tokio::test]
+async fn token_create_list_and_revoke() {
+    use sea_orm::EntityTrait;
+
+    let t = TestDb::new().await;
+    let out = run(
+        &t,
+        &["token", "create", "--name", "alice", "--role", "editor"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let secret = stdout.lines().last().expect("secret line").to_owned();
+    assert!(secret.starts_with("qt_") && secret.len() > 40, "{stdout}");
+    assert!(!secret.contains(' '), "alone on its line");
+
+    let stored = entity::editor_token::Entity::find()
+        .all(&t.db)
+        .await
+        .expect("tokens");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].name, "alice");
+    assert_ne!(stored[0].secret_hash, secret);
+    assert!(
+        !stored[0].secret_hash.contains(&secret[3..]),
+        "only a hash is stored"
+    );
+    let editor = quicktakes::service::token::authenticate(&t.db, &secret)
+        .await
+        .expect("lookup");
+    assert_eq!(editor.map(|e| e.name), Some("alice".to_owned()));
+
+    let out = run(
+        &t,
+        &["token", "create", "--name", "alice", "--role", "admin"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("a token named `alice` exists already"));
+    assert_eq!(
+        run(&t, &["token", "create", "--name", "x", "--role", "owner"])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let out = run(&t, &["token", "list"]);
+    let list = text(&out.stdout);
+    assert!(
+        list.contains("alice\teditor\tcreated ") && list.contains("\tactive"),
+        "{list}"
+    );
+    assert!(!list.contains(&secret));
+
+    let out = run(&t, &["token", "revoke", "alice"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&run(&t, &["token", "list"]).stdout).contains("\trevoked "));
+    let editor = quicktakes::service::token::authenticate(&t.db, &secret)
+        .await
+        .expect("lookup");
+    assert_eq!(editor, None, "a revoked token no longer authenticates");
+    let out = run(&t, &["token", "revoke", "alice"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no active token named `alice`"));
 }

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_tables;
 mod m20261128_000002_derived_and_search;
+mod m20261128_000003_token_hash_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_tables::Migration),
             Box::new(m20261128_000002_derived_and_search::Migration),
+            Box::new(m20261128_000003_token_hash_index::Migration),
         ]
     }
 }

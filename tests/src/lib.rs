@@ -37,12 +37,19 @@ pub struct TestDb {
 impl TestDb {
     /// Creates and migrates a database for one test.
     pub async fn new() -> Self {
+        Self::with_options(|_| {}).await
+    }
+
+    /// Like [`TestDb::new`], with connection options adjusted by `adjust`.
+    pub async fn with_options(adjust: impl FnOnce(&mut quicktakes::db::DbOptions)) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let url = match std::env::var("TEST_DATABASE_URL") {
             Ok(base) if !base.is_empty() => postgres_schema(&base).await,
             _ => format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
         };
-        let db = quicktakes::db::connect(&quicktakes::db::DbOptions::new(&url))
+        let mut options = quicktakes::db::DbOptions::new(&url);
+        adjust(&mut options);
+        let db = quicktakes::db::connect(&options)
             .await
             .expect("connect to the test database");
         quicktakes::db::migrate_up(&db).await.expect("migrate");
@@ -113,6 +120,8 @@ pub struct TestApp {
     pub t: TestDb,
     /// The router, as `quicktakes serve` builds it.
     pub router: axum::Router,
+    /// The schema behind the router (for subscriptions).
+    pub schema: quicktakes::graphql::QuickSchema,
     statements: std::sync::Arc<AtomicU64>,
 }
 
@@ -160,7 +169,11 @@ impl TestApp {
 
     /// An application serving GraphiQL's files from `assets`.
     pub async fn with_assets(assets: Option<PathBuf>) -> Self {
-        let mut t = TestDb::new().await;
+        Self::over(TestDb::new().await, assets)
+    }
+
+    /// An application over a prepared database.
+    pub fn over(mut t: TestDb, assets: Option<PathBuf>) -> Self {
         let statements = std::sync::Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
         let log = std::env::var_os("QUICKTAKES_TEST_LOG_SQL").is_some();
@@ -171,11 +184,12 @@ impl TestApp {
             }
         });
         let schema = quicktakes::graphql::build_schema(t.db.clone());
-        let state = quicktakes::http::AppState::new(schema, t.db.clone(), assets.as_ref());
+        let state = quicktakes::http::AppState::new(schema.clone(), t.db.clone(), assets.as_ref());
         let router = quicktakes::http::app(state, assets.as_ref());
         Self {
             t,
             router,
+            schema,
             statements,
         }
     }
@@ -246,6 +260,35 @@ impl TestApp {
             .body(axum::body::Body::from(body.to_string()))
             .expect("request");
         self.send(request).await.json()
+    }
+
+    /// POSTs a GraphQL request with `Authorization: Bearer <token>` when given.
+    pub async fn gql_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> TestResponse {
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        let mut request = axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        self.send(
+            request
+                .body(axum::body::Body::from(body.to_string()))
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// Creates a token and returns its secret.
+    pub async fn token(&self, name: &str, role: quicktakes::service::token::Role) -> String {
+        quicktakes::service::token::create(&self.t.db, name, role, chrono::Utc::now())
+            .await
+            .expect("token")
     }
 
     /// Like [`TestApp::gql`], but panics on any GraphQL error and returns `data`.

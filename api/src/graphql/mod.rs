@@ -2,27 +2,30 @@
 
 pub mod error;
 pub mod loaders;
+pub mod mutation;
 pub mod pagination;
 pub mod query;
+pub mod subscription;
 pub mod types;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use async_graphql::Schema;
 use sea_orm::DatabaseConnection;
 
 /// The schema type.
-pub type QuickSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+pub type QuickSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
-/// Builds the schema; the database connection is schema-wide data, the
-/// loaders are added per request.
+/// Builds the schema. The database connection and the change channel are
+/// schema-wide data; loaders and the editor are added per request.
 pub fn build_schema(db: DatabaseConnection) -> QuickSchema {
-    Schema::build(query::Query, EmptyMutation, EmptySubscription)
+    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .data(db)
+        .data(subscription::Changes::default())
         .finish()
 }
 
 /// The schema in SDL, as committed in `api/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(query::Query, EmptyMutation, EmptySubscription)
+    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .finish()
         .sdl()
 }

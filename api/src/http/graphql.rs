@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use super::AppState;
 use crate::graphql::loaders::Loaders;
+use crate::service::token::{self, Editor};
 
 /// The GraphQL-over-HTTP media type.
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -170,14 +171,69 @@ fn check_operation(request: &Request) -> Option<OperationCheck> {
     })
 }
 
+/// The editor a request's `Authorization: Bearer <token>` names; a refusal
+/// (`UNAUTHENTICATED`, 401) when the header is malformed, or the token
+/// unknown or revoked, reads included, so a misconfigured client notices.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: MediaType,
+) -> Result<Option<Editor>, Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let refuse = |message: &str| {
+        let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }] });
+        let mut response = (StatusCode::UNAUTHORIZED, body.to_string()).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, media.content_type());
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+    };
+    let Some(secret) = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    else {
+        return Err(refuse("the Authorization header must be `Bearer <token>`"));
+    };
+    match token::authenticate(&state.db, secret).await {
+        Ok(Some(editor)) => Ok(Some(editor)),
+        Ok(None) => Err(refuse(
+            "the token is unknown or revoked: ask an admin for a new one",
+        )),
+        Err(err) => {
+            tracing::error!(error = %err, "token lookup failed");
+            Err(refuse("the token could not be checked; retry later"))
+        }
+    }
+}
+
 /// Runs the request(s) and writes the response in the negotiated media type.
-async fn execute(state: &AppState, media: MediaType, batch: BatchRequest) -> Response {
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: MediaType,
+    batch: BatchRequest,
+) -> Response {
+    let editor = match authenticate(state, headers, media).await {
+        Ok(editor) => editor,
+        Err(refusal) => return refusal,
+    };
     if let BatchRequest::Single(request) = &batch
         && let Some(message) = check_operation(request).and_then(|c| c.null_variable)
     {
         return request_error(media, "variables", &message, true);
     }
-    let batch = batch.data(Loaders::new(&state.db));
+    let mut batch = batch.data(Loaders::new(&state.db));
+    if let Some(editor) = editor {
+        batch = batch.data(editor);
+    }
     let response = state.schema.execute_batch(batch).await;
     let (status, body) = match response {
         BatchResponse::Single(r) => {
@@ -254,7 +310,7 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, media, BatchRequest::Single(request)).await
+    execute(&state, &headers, media, BatchRequest::Single(request)).await
 }
 
 /// `POST /graphql` with a JSON body: one request or a batch (a JSON array).
@@ -319,5 +375,5 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             );
         }
     };
-    execute(&state, media, batch).await
+    execute(&state, &headers, media, batch).await
 }

@@ -109,6 +109,10 @@ pub fn app(state: AppState, graphiql_assets: Option<&PathBuf>) -> Router {
     let mut router = Router::new()
         .route("/", get(|| async { Redirect::temporary("/graphiql") }))
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route_service(
+            "/graphql/ws",
+            async_graphql_axum::GraphQLSubscription::new(state.schema.clone()),
+        )
         .route("/graphiql", get(graphiql))
         .route("/schema.graphql", get(schema_sdl))
         .route("/healthz", get(healthz))

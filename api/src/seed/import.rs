@@ -14,7 +14,6 @@ use entity::{article, article_link, revision as revision_entity};
 use rayon::prelude::*;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
 };
 
 use super::parse::{ParsedSeed, parse_seed};
@@ -533,7 +532,7 @@ async fn write_plan(
     if creates.is_empty() && updates.is_empty() {
         return Ok(());
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     // Articles' own subject names first, so they win over links' copies.
     let mut wanted: Vec<(String, String)> = creates
         .iter()

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use entity::{article, article_alias, article_link, subject};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait, sea_query::OnConflict,
+    IntoActiveModel, QueryFilter, QueryOrder, sea_query::OnConflict,
 };
 
 use super::revision::{self, FieldChange};
@@ -377,7 +377,7 @@ pub async fn edit(
     note: Option<&str>,
     apply: impl FnOnce(&mut ArticleFields),
 ) -> Result<StoredArticle> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let stored = load(&txn, id)
         .await?
         .filter(|s| !s.is_deleted())
@@ -409,7 +409,7 @@ async fn set_deleted(
     editor: &str,
     note: Option<&str>,
 ) -> Result<StoredArticle> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let stored = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
     if stored.is_deleted() == deleted {
         let state = if deleted {

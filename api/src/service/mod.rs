@@ -2,7 +2,9 @@
 //! resolvers, the importer and the exporter.
 
 pub mod article;
+pub mod edit;
 pub mod listing;
 pub mod revision;
 pub mod search;
 pub mod subject;
+pub mod token;

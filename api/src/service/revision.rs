@@ -27,15 +27,21 @@ fn json(v: Value) -> Option<String> {
     (!v.is_null()).then(|| v.to_string())
 }
 
-/// Each field of `a` with its GraphQL name, as JSON.
-fn field_values(a: &ArticleFields) -> Vec<(&'static str, Value)> {
-    let related: Vec<Value> = a
-        .related
+/// Related links as a revision stores them.
+pub fn related_json(links: &[crate::fields::Link]) -> Value {
+    links
         .iter()
         .map(|l| {
-            serde_json::json!({"id": l.id, "title": l.title, "subject": l.subject, "url": l.url})
+            serde_json::json!({
+                "position": l.position, "id": l.id, "title": l.title, "subject": l.subject, "url": l.url,
+            })
         })
-        .collect();
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// Each field of `a` with its GraphQL name, as JSON.
+pub fn field_values(a: &ArticleFields) -> Vec<(&'static str, Value)> {
     vec![
         ("title", a.title.clone().into()),
         ("articleTitle", a.article_title.clone().into()),
@@ -54,9 +60,85 @@ fn field_values(a: &ArticleFields) -> Vec<(&'static str, Value)> {
         ("seo.description", a.seo.description.clone().into()),
         ("seo.keywords", a.seo.keywords.clone().into()),
         ("score", a.score.into()),
-        ("related", related.into()),
+        ("related", related_json(&a.related)),
         ("body", a.body.clone().into()),
     ]
+}
+
+/// Sets field `field` of `a` from its JSON value (as [`field_values`] gives
+/// it). `url` also sets the slugs it carries; `deleted` is not a value and
+/// is ignored.
+pub fn set_field(a: &mut ArticleFields, field: &str, value: &Value) -> Result<()> {
+    let bad = || {
+        Error::Internal(format!(
+            "revision value of `{field}` cannot be read: {value}"
+        ))
+    };
+    let text = || value.as_str().map(str::to_owned).ok_or_else(bad);
+    let opt_text = || match value {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        _ => Err(bad()),
+    };
+    match field {
+        "title" => a.title = text()?,
+        "articleTitle" => a.article_title = text()?,
+        "question" => a.question = text()?,
+        "answer" => a.answer = text()?,
+        "subject" => a.subject = text()?,
+        "slug" => a.slug = text()?,
+        "url" => {
+            a.url = text()?;
+            if let Some((subject, slug)) = crate::fields::parse_article_url(&a.url) {
+                (a.subject_slug, a.slug) = (subject.to_owned(), slug.to_owned());
+            }
+        }
+        "fileName" => a.file_name = text()?,
+        "template" => a.template = text()?,
+        "date" => {
+            a.date = opt_text()?
+                .map(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| bad()))
+                .transpose()?;
+        }
+        "dateFormat" => a.date_format = text()?,
+        "postOnText" => a.post_on_text = text()?,
+        "author" => a.author = opt_text()?,
+        "seo.title" => a.seo.title = opt_text()?,
+        "seo.description" => a.seo.description = opt_text()?,
+        "seo.keywords" => {
+            a.seo.keywords = serde_json::from_value(value.clone()).map_err(|_| bad())?
+        }
+        "score" => a.score = value.as_f64(),
+        "body" => a.body = text()?,
+        "related" => {
+            #[derive(Deserialize)]
+            struct StoredLink {
+                position: Option<i32>,
+                id: i64,
+                title: String,
+                subject: String,
+                url: String,
+            }
+            let links: Vec<StoredLink> =
+                serde_json::from_value(value.clone()).map_err(|_| bad())?;
+            a.related = links
+                .into_iter()
+                .zip(1..)
+                .map(|(l, index)| crate::fields::Link {
+                    position: l.position.unwrap_or(index),
+                    id: l.id,
+                    subject_slug: crate::fields::parse_article_url(&l.url)
+                        .map(|(s, _)| s.to_owned())
+                        .unwrap_or_default(),
+                    title: l.title,
+                    subject: l.subject,
+                    url: l.url,
+                })
+                .collect();
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The fields that differ between two states of an article.

@@ -4,4 +4,5 @@
 mod corpus;
 mod graphql;
 mod http;
+mod mutations;
 mod seed_job;

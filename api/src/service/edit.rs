@@ -1,0 +1,564 @@
+//! Editors' changes: the three-way merge against `expectedVersion`, atomic
+//! score adjustments, related links, creation, deletion and revert. Every
+//! change is one write transaction with its revision and version bump.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::Utc;
+use entity::{article, revision as revision_entity, subject};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, Statement, Value as SqlValue,
+};
+use serde_json::Value;
+
+use super::article::{Change, StoredArticle, load, write_change};
+use super::revision::{self, FieldChange, field_values, set_field};
+use crate::db::begin_write;
+use crate::error::{Error, Result};
+use crate::fields::{ArticleFields, Link, article_url, validate};
+
+/// How often a change is retried when another writer overtook it between
+/// its read and its guarded write (PostgreSQL; SQLite writers queue instead).
+const RACE_RETRIES: usize = 5;
+
+/// Why a change was refused: fields another editor changed since the
+/// version this one started from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The article's version now.
+    pub current_version: i32,
+    /// The fields both changed, by GraphQL name.
+    pub fields: Vec<String>,
+}
+
+/// What an edit may fail with beyond [`Error`].
+#[derive(Debug)]
+pub enum EditError {
+    /// A later revision changed a field this edit changes.
+    Conflict(Conflict),
+    /// Anything else.
+    Other(Error),
+}
+
+impl From<Error> for EditError {
+    fn from(e: Error) -> Self {
+        EditError::Other(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for EditError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        EditError::Other(e.into())
+    }
+}
+
+/// Result of an edit.
+pub type EditResult<T> = std::result::Result<T, EditError>;
+
+/// Submitted values: GraphQL field name and JSON value (as revisions store them).
+pub type Submitted = Vec<(&'static str, Value)>;
+
+/// The GraphQL name of a validator field (seed key).
+pub fn graphql_field(seed_key: &str) -> String {
+    match seed_key {
+        "article_title" => "articleTitle".into(),
+        "date_format" => "dateFormat".into(),
+        "post_on_text" => "postOnText".into(),
+        "file_name" => "fileName".into(),
+        "_schema" => "template".into(),
+        "seo.page_description" => "seo.description".into(),
+        "seo.page_keywords" => "seo.keywords".into(),
+        "url" => "slug".into(),
+        k if k.starts_with("related") => "related".into(),
+        k => k.to_owned(),
+    }
+}
+
+fn not_found(id: i64) -> Error {
+    Error::NotFound(format!("no article with id {id}"))
+}
+
+async fn live(txn: &DatabaseTransaction, id: i64) -> Result<StoredArticle> {
+    load(txn, id)
+        .await?
+        .filter(|s| !s.is_deleted())
+        .ok_or_else(|| not_found(id))
+}
+
+/// Revisions of `id` after `version`, newest first.
+async fn revisions_after(
+    txn: &DatabaseTransaction,
+    id: i64,
+    version: i32,
+) -> Result<Vec<Vec<FieldChange>>> {
+    revision_entity::Entity::find()
+        .filter(revision_entity::Column::ArticleId.eq(id))
+        .filter(revision_entity::Column::Version.gt(version))
+        .order_by_desc(revision_entity::Column::Version)
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|r| {
+            serde_json::from_str(&r.changes)
+                .map_err(|e| Error::Internal(format!("revision {}: {e}", r.id)))
+        })
+        .collect()
+}
+
+/// The article's values as they were at `version`: the current ones with
+/// every later revision undone, newest first.
+async fn values_at(
+    txn: &DatabaseTransaction,
+    stored: &StoredArticle,
+    version: i32,
+) -> Result<(ArticleFields, BTreeSet<String>)> {
+    let mut fields = stored.fields.clone();
+    let mut changed_since = BTreeSet::new();
+    for changes in revisions_after(txn, stored.model.id, version).await? {
+        for c in changes {
+            let before = match &c.before {
+                Some(text) => serde_json::from_str(text)
+                    .map_err(|e| Error::Internal(format!("revision value: {e}")))?,
+                None => Value::Null,
+            };
+            set_field(&mut fields, &c.field, &before)?;
+            changed_since.insert(c.field);
+        }
+    }
+    Ok((fields, changed_since))
+}
+
+/// The subject slug for a subject name: an existing subject's, else one made
+/// from the name.
+async fn subject_slug_for(db: &impl ConnectionTrait, name: &str) -> Result<String> {
+    let existing = subject::Entity::find()
+        .filter(subject::Column::Name.eq(name))
+        .one(db)
+        .await?;
+    Ok(existing.map_or_else(|| slugify(name), |s| s.slug))
+}
+
+/// A url slug made from text the way the corpus makes them: letters and
+/// digits kept (lowercased), words joined by `-`, other characters dropped.
+pub fn slugify(text: &str) -> String {
+    let kept: String = text
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || c.is_whitespace() || *c == '-')
+        .map(|c| if c == '-' { ' ' } else { c })
+        .collect();
+    kept.split_whitespace()
+        .collect::<Vec<_>>()
+        .join("-")
+        .to_ascii_lowercase()
+}
+
+/// Runs the shared validator, then makes sure no other article holds the
+/// slug, url or file name (a precise message beats the database's).
+async fn check(db: &impl ConnectionTrait, fields: &ArticleFields) -> Result<()> {
+    if let Some(p) = validate(fields).into_iter().next() {
+        return Err(Error::bad_input(graphql_field(&p.field), p.message));
+    }
+    let taken = article::Entity::find()
+        .filter(article::Column::Id.ne(fields.id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(article::Column::Slug.eq(fields.slug.as_str()))
+                .add(article::Column::Url.eq(fields.url.as_str()))
+                .add(article::Column::FileName.eq(fields.file_name.as_str())),
+        )
+        .one(db)
+        .await?;
+    let Some(other) = taken else { return Ok(()) };
+    let (field, value) = if other.slug == fields.slug {
+        ("slug", &fields.slug)
+    } else if other.url == fields.url {
+        ("slug", &fields.url)
+    } else {
+        ("fileName", &fields.file_name)
+    };
+    Err(Error::bad_input(
+        field,
+        format!(
+            "`{value}` is already used by article {}; pick another",
+            other.id
+        ),
+    ))
+}
+
+/// Runs `attempt` in a write transaction, again when another writer
+/// overtook it (its guarded write found a newer version).
+async fn with_retries<T, F, Fut>(db: &DatabaseConnection, mut attempt: F) -> EditResult<T>
+where
+    F: FnMut(DatabaseTransaction) -> Fut,
+    Fut: Future<Output = EditResult<(DatabaseTransaction, T)>>,
+{
+    let mut tries = 0;
+    loop {
+        let txn = begin_write(db).await?;
+        match attempt(txn).await {
+            Ok((txn, value)) => {
+                txn.commit().await?;
+                return Ok(value);
+            }
+            Err(EditError::Other(Error::Busy)) if tries < RACE_RETRIES => tries += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Applies `submitted` to article `id` as a three-way merge against
+/// `expected`: fields whose submitted value equals their value at `expected`
+/// are left as they are now; the others are changed, unless a revision
+/// after `expected` changed them too (a [`Conflict`]).
+pub async fn merge_edit(
+    db: &DatabaseConnection,
+    id: i64,
+    expected: i32,
+    submitted: &Submitted,
+    editor: &str,
+    note: Option<&str>,
+) -> EditResult<StoredArticle> {
+    with_retries(db, |txn| async move {
+        let stored = live(&txn, id).await?;
+        if expected < 1 || expected > stored.model.version {
+            return Err(Error::bad_input(
+                "expectedVersion",
+                format!(
+                    "expectedVersion {expected} does not exist: the article is at version {}",
+                    stored.model.version
+                ),
+            )
+            .into());
+        }
+        let (at_expected, changed_since) = values_at(&txn, &stored, expected).await?;
+        let before: HashMap<&str, Value> = field_values(&at_expected).into_iter().collect();
+        let mine: Vec<&(&str, Value)> = submitted
+            .iter()
+            .filter(|(field, value)| before.get(field) != Some(value))
+            .collect();
+        // The url is derived from subject and slug, never submitted: an edit
+        // of one and a later edit of the other merge into a new url.
+        let mut conflicts: Vec<String> = mine
+            .iter()
+            .map(|(f, _)| (*f).to_owned())
+            .filter(|f| changed_since.contains(f))
+            .collect();
+        if !conflicts.is_empty() {
+            conflicts.sort();
+            conflicts.dedup();
+            return Err(EditError::Conflict(Conflict {
+                current_version: stored.model.version,
+                fields: conflicts,
+            }));
+        }
+        let mut fields = stored.fields.clone();
+        for (field, value) in &mine {
+            set_field(&mut fields, field, value)?;
+        }
+        if mine.iter().any(|(f, _)| *f == "subject") {
+            fields.subject_slug = subject_slug_for(&txn, &fields.subject).await?;
+        }
+        fields.url = article_url(&fields.subject_slug, &fields.slug);
+        check(&txn, &fields).await?;
+        let change = Change {
+            fields: &fields,
+            editor,
+            note,
+            source: None,
+            undelete: false,
+            now: Utc::now(),
+        };
+        write_change(&txn, &stored, &change).await?;
+        let saved = live(&txn, id).await?;
+        Ok((txn, saved))
+    })
+    .await
+}
+
+/// The values article `id` had at `version`, for a revert.
+pub async fn submitted_at_version(
+    db: &DatabaseConnection,
+    id: i64,
+    version: i32,
+) -> EditResult<Submitted> {
+    let txn = begin_write(db).await?;
+    let stored = live(&txn, id).await?;
+    if version < 1 || version > stored.model.version {
+        return Err(Error::bad_input(
+            "toVersion",
+            format!(
+                "version {version} does not exist: the article is at version {}",
+                stored.model.version
+            ),
+        )
+        .into());
+    }
+    let (fields, _) = values_at(&txn, &stored, version).await?;
+    txn.rollback().await?;
+    Ok(field_values(&fields)
+        .into_iter()
+        .filter(|(f, _)| *f != "url")
+        .collect())
+}
+
+fn overflow() -> Error {
+    Error::bad_input("delta", "the score would no longer be a finite number")
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Adjusted {
+    score: f64,
+    version: i32,
+}
+
+/// Adds `delta` to the score in one atomic statement (an unscored article
+/// starts from 0), with its revision.
+pub async fn adjust_score(
+    db: &DatabaseConnection,
+    id: i64,
+    delta: f64,
+    editor: &str,
+    note: Option<&str>,
+) -> Result<StoredArticle> {
+    if !delta.is_finite() {
+        return Err(Error::bad_input("delta", "`delta` must be a finite number"));
+    }
+    let txn = begin_write(db).await?;
+    let backend = txn.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "UPDATE article SET score = COALESCE(score, 0) + $1, version = version + 1, updated_at = $2 \
+             WHERE id = $3 AND deleted_at IS NULL RETURNING score, version"
+        }
+        _ => {
+            "UPDATE article SET score = COALESCE(score, 0) + ?1, version = version + 1, updated_at = ?2 \
+             WHERE id = ?3 AND deleted_at IS NULL RETURNING score, version"
+        }
+    };
+    let now = Utc::now();
+    let adjusted = Adjusted::find_by_statement(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            SqlValue::from(delta),
+            SqlValue::from(now),
+            SqlValue::from(id),
+        ],
+    ))
+    .one(&txn)
+    .await
+    .map_err(|e| {
+        // PostgreSQL refuses a float overflow; SQLite yields infinity (below).
+        if e.to_string().contains("out of range") {
+            overflow()
+        } else {
+            e.into()
+        }
+    })?
+    .ok_or_else(|| not_found(id))?;
+    if !adjusted.score.is_finite() {
+        return Err(overflow());
+    }
+    let before = adjusted.score - delta;
+    let changes = [FieldChange {
+        field: "score".into(),
+        before: Some(Value::from(before).to_string()),
+        after: Some(Value::from(adjusted.score).to_string()),
+    }];
+    let row = revision::revision_row(id, adjusted.version, editor, note, &changes, now)?;
+    revision::record(&txn, row).await?;
+    let saved = live(&txn, id).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// Links for `ids`: loaded articles get a copy of their current title,
+/// subject and url; ids already linked keep their stored copy.
+pub async fn links_for(
+    db: &impl ConnectionTrait,
+    own_id: i64,
+    current: &[Link],
+    ids: &[i64],
+) -> Result<Vec<Link>> {
+    let loaded: HashMap<i64, (article::Model, subject::Model)> = article::Entity::find()
+        .filter(article::Column::Id.is_in(ids.iter().copied()))
+        .filter(article::Column::DeletedAt.is_null())
+        .find_also_related(subject::Entity)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(a, s)| s.map(|s| (a.id, (a, s))))
+        .collect();
+    let mut links = Vec::with_capacity(ids.len());
+    for (&id, position) in ids.iter().zip(1..) {
+        let link = if let Some((a, s)) = loaded.get(&id) {
+            Link {
+                position,
+                id,
+                title: a.title.clone(),
+                subject: s.name.clone(),
+                subject_slug: s.slug.clone(),
+                url: a.url.clone(),
+            }
+        } else if let Some(existing) = current.iter().find(|l| l.id == id) {
+            Link {
+                position,
+                ..existing.clone()
+            }
+        } else if id == own_id {
+            return Err(Error::bad_input(
+                "related",
+                format!("article {id} cannot be related to itself"),
+            ));
+        } else {
+            return Err(Error::bad_input(
+                "related",
+                format!(
+                    "article {id} is not loaded and not already linked; link loaded articles only"
+                ),
+            ));
+        };
+        links.push(link);
+    }
+    Ok(links)
+}
+
+/// A new article as an editor describes it.
+#[derive(Debug, Clone, Default)]
+pub struct NewArticle {
+    /// Id; the largest id + 1 when absent.
+    pub id: Option<i64>,
+    /// Display title.
+    pub title: String,
+    /// The question answered.
+    pub question: String,
+    /// Markdown answer.
+    pub answer: String,
+    /// Subject name.
+    pub subject: String,
+    /// Slug; made from the title when absent.
+    pub slug: Option<String>,
+    /// Publication date.
+    pub date: Option<chrono::NaiveDate>,
+    /// Author name.
+    pub author: Option<String>,
+    /// Score; `None` for unscored.
+    pub score: Option<f64>,
+    /// SEO metadata.
+    pub seo: crate::fields::Seo,
+    /// Ids of related articles (loaded ones).
+    pub related: Vec<i64>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct MaxId {
+    max_id: Option<i64>,
+}
+
+/// Creates an article with version 1 and its first revision.
+pub async fn create(
+    db: &DatabaseConnection,
+    new: NewArticle,
+    editor: &str,
+    note: Option<&str>,
+) -> Result<StoredArticle> {
+    use crate::fields::{
+        DEFAULT_BODY, DEFAULT_DATE_FORMAT, DEFAULT_POST_ON_TEXT, DEFAULT_TEMPLATE,
+        default_file_name,
+    };
+    use sea_orm::ActiveValue::Set;
+    use sea_orm::QuerySelect;
+
+    let txn = begin_write(db).await?;
+    let id = match new.id {
+        Some(id) => {
+            if article::Entity::find_by_id(id).one(&txn).await?.is_some() {
+                return Err(Error::bad_input(
+                    "id",
+                    format!("id {id} is already used by another article"),
+                ));
+            }
+            id
+        }
+        None => {
+            let max = article::Entity::find()
+                .select_only()
+                .column_as(article::Column::Id.max(), "max_id")
+                .into_model::<MaxId>()
+                .one(&txn)
+                .await?
+                .and_then(|m| m.max_id)
+                .unwrap_or(0);
+            max + 1
+        }
+    };
+    let subject_slug = subject_slug_for(&txn, &new.subject).await?;
+    let slug = new.slug.unwrap_or_else(|| slugify(&new.title));
+    let related = links_for(&txn, id, &[], &new.related).await?;
+    let fields = ArticleFields {
+        id,
+        article_title: new.title.clone(),
+        title: new.title,
+        question: new.question,
+        answer: new.answer,
+        subject: new.subject,
+        url: article_url(&subject_slug, &slug),
+        file_name: default_file_name(&slug),
+        subject_slug,
+        slug,
+        template: DEFAULT_TEMPLATE.to_owned(),
+        date: new.date,
+        date_format: DEFAULT_DATE_FORMAT.to_owned(),
+        post_on_text: DEFAULT_POST_ON_TEXT.to_owned(),
+        author: new.author,
+        seo: new.seo,
+        score: new.score,
+        related,
+        body: DEFAULT_BODY.to_owned(),
+    };
+    check(&txn, &fields).await?;
+    let now = Utc::now();
+    let wanted: Vec<_> = super::article::wanted_subjects(&fields).collect();
+    let subject_ids = super::subject::ensure_subjects(&txn, &wanted, now).await?;
+    let subject_id = *subject_ids
+        .get(&fields.subject_slug)
+        .ok_or_else(|| Error::Internal("subject was not created".into()))?;
+    let mut am = article::ActiveModel {
+        id: Set(id),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+        source_text: Set(None),
+        source_hash: Set(None),
+        source_path: Set(None),
+        imported_version: Set(None),
+        ..Default::default()
+    };
+    let derived = super::article::DerivedText::of(&fields.answer);
+    super::article::set_values(&mut am, &fields, subject_id, &derived);
+    article::Entity::insert(am)
+        .exec_without_returning(&txn)
+        .await?;
+    let links = super::article::link_rows(id, &fields.related, &subject_ids)?;
+    if !links.is_empty() {
+        entity::article_link::Entity::insert_many(links)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    let changes: Vec<FieldChange> = field_values(&fields)
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(field, v)| FieldChange {
+            field: field.to_owned(),
+            before: None,
+            after: Some(v.to_string()),
+        })
+        .collect();
+    let row = revision::revision_row(id, 1, editor, note, &changes, now)?;
+    revision::record(&txn, row).await?;
+    let saved = live(&txn, id).await?;
+    txn.commit().await?;
+    Ok(saved)
+}

@@ -22,6 +22,9 @@ async fn open(cli: &Cli) -> Result<DatabaseConnection> {
     let mut options = DbOptions::new(&cli.database_url);
     options.max_connections = cli.db_max_connections;
     options.busy_timeout = Duration::from_millis(cli.db_busy_timeout_ms);
+    options.acquire_timeout = Duration::from_millis(cli.db_acquire_timeout_ms);
+    options.statement_timeout = (cli.db_statement_timeout_ms > 0)
+        .then(|| Duration::from_millis(cli.db_statement_timeout_ms));
     connect(&options).await
 }
 
@@ -63,13 +66,9 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             println!("{n} articles exported to {}", dir.display());
             Ok(0)
         }
-        Command::Serve {
-            bind,
-            seeds,
-            graphiql_assets,
-        } => {
+        Command::Serve(args) => {
             let db = open(cli).await?;
-            crate::server::serve(db, *bind, seeds, graphiql_assets.as_ref()).await?;
+            crate::server::serve(db, args).await?;
             Ok(0)
         }
         Command::Schema => {

@@ -33,6 +33,28 @@ pub struct Cli {
     )]
     pub db_busy_timeout_ms: u64,
 
+    /// Milliseconds to wait for a pooled connection.
+    #[arg(
+        long,
+        env = "QUICKTAKES_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Milliseconds a PostgreSQL statement may run (0: no limit).
+    #[arg(
+        long,
+        env = "QUICKTAKES_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub db_statement_timeout_ms: u64,
+
+    /// Log lines as `text` or `json` (level from RUST_LOG, default info).
+    #[arg(long, env = "QUICKTAKES_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -42,18 +64,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Migrate, import the seeds when the database has no articles, and serve HTTP.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "QUICKTAKES_BIND", default_value = "127.0.0.1:8080")]
-        bind: std::net::SocketAddr,
-        /// Seed folder imported when the database has no articles.
-        #[arg(long, env = "QUICKTAKES_SEEDS_DIR", default_value = "seeds")]
-        seeds: PathBuf,
-        /// Serve GraphiQL's files from this folder instead of the CDN
-        /// (fill it with `.ci/graphiql-assets.sh DIR`).
-        #[arg(long, env = "QUICKTAKES_GRAPHIQL_ASSETS")]
-        graphiql_assets: Option<PathBuf>,
-    },
+    Serve(ServeArgs),
     /// Print the GraphQL schema (SDL).
     Schema,
     /// Import seed files (folders are searched recursively for `*.md`).
@@ -93,6 +104,77 @@ pub enum Command {
         #[arg(value_enum, default_value_t = MigrateAction::Up, env = "QUICKTAKES_MIGRATE")]
         action: MigrateAction,
     },
+}
+
+/// How `serve` serves.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "QUICKTAKES_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// Seed folder imported when the database has no articles.
+    #[arg(long, env = "QUICKTAKES_SEEDS_DIR", default_value = "seeds")]
+    pub seeds: PathBuf,
+    /// Serve GraphiQL's files from this folder instead of the CDN
+    /// (fill it with `.ci/graphiql-assets.sh DIR`).
+    #[arg(long, env = "QUICKTAKES_GRAPHIQL_ASSETS")]
+    pub graphiql_assets: Option<PathBuf>,
+    /// Origin allowed to call the API from a browser (repeatable; none by default).
+    #[arg(
+        long = "cors-origin",
+        env = "QUICKTAKES_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+    /// Requests per minute an anonymous client IP may make (0: no limit).
+    #[arg(long, env = "QUICKTAKES_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_per_minute: u32,
+    /// Deepest query nesting.
+    #[arg(long, env = "QUICKTAKES_LIMIT_DEPTH", default_value_t = 12)]
+    pub limit_depth: usize,
+    /// Highest query complexity (list fields count times their page size).
+    #[arg(long, env = "QUICKTAKES_LIMIT_COMPLEXITY", default_value_t = 5_000)]
+    pub limit_complexity: usize,
+    /// Most aliases in one request.
+    #[arg(long, env = "QUICKTAKES_LIMIT_ALIASES", default_value_t = 50)]
+    pub limit_aliases: usize,
+    /// Most directives on one field.
+    #[arg(long, env = "QUICKTAKES_LIMIT_DIRECTIVES", default_value_t = 10)]
+    pub limit_directives: usize,
+    /// Most operations in one batch.
+    #[arg(long, env = "QUICKTAKES_LIMIT_BATCH", default_value_t = 10)]
+    pub limit_batch: usize,
+    /// Longest a request may run, in milliseconds.
+    #[arg(long, env = "QUICKTAKES_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+}
+
+impl ServeArgs {
+    /// The HTTP configuration these flags describe.
+    pub fn http_config(&self) -> crate::http::HttpConfig {
+        crate::http::HttpConfig {
+            graphiql_assets: self.graphiql_assets.clone(),
+            limits: crate::http::Limits {
+                depth: self.limit_depth,
+                complexity: self.limit_complexity,
+                aliases: self.limit_aliases,
+                directives: self.limit_directives,
+                batch: self.limit_batch,
+                timeout: std::time::Duration::from_millis(self.request_timeout_ms),
+            },
+            cors_origins: self.cors_origins.clone(),
+            rate_limit_per_minute: std::num::NonZeroU32::new(self.rate_limit_per_minute),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// What `token` does.

@@ -23,6 +23,8 @@ pub struct DbOptions {
     pub busy_timeout: Duration,
     /// How long to wait for a connection from the pool.
     pub acquire_timeout: Duration,
+    /// How long a PostgreSQL statement may run (SQLite relies on the request timeout).
+    pub statement_timeout: Option<Duration>,
 }
 
 impl DbOptions {
@@ -33,6 +35,7 @@ impl DbOptions {
             max_connections: 8,
             busy_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(10),
+            statement_timeout: None,
         }
     }
 }
@@ -46,6 +49,11 @@ pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection> {
         .min_connections(1)
         .acquire_timeout(options.acquire_timeout)
         .sqlx_logging(false);
+    if let Some(timeout) = options.statement_timeout
+        && options.url.starts_with("postgres")
+    {
+        opts.statement_timeout(timeout);
+    }
     let busy = options.busy_timeout;
     opts.map_sqlx_sqlite_opts(move |o| {
         o.journal_mode(SqliteJournalMode::Wal)

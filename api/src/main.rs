@@ -9,11 +9,14 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> ExitCode {
     let cli = quicktakes::config::Cli::parse();
     // Logs go to stderr; RUST_LOG refines the default level.
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        quicktakes::config::LogFormat::Json => logs.json().init(),
+        quicktakes::config::LogFormat::Text => logs.init(),
+    }
     quicktakes::cli::run(cli).await
 }

@@ -2,10 +2,10 @@
 //! serve until Ctrl-C or SIGTERM, letting in-flight requests finish.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 
 use sea_orm::DatabaseConnection;
 
+use crate::config::ServeArgs;
 use crate::db::migrate_up;
 use crate::error::{Error, Result};
 use crate::graphql::build_schema;
@@ -14,16 +14,12 @@ use crate::progress::Progress;
 use crate::seed::import::{ImportOptions, article_count, import_corpus};
 
 /// Runs the server.
-pub async fn serve(
-    db: DatabaseConnection,
-    bind: SocketAddr,
-    seeds: &Path,
-    graphiql_assets: Option<&PathBuf>,
-) -> Result<()> {
+pub async fn serve(db: DatabaseConnection, args: &ServeArgs) -> Result<()> {
+    let bind = args.bind;
     migrate_up(&db).await?;
-    if article_count(&db).await? == 0 && seeds.exists() {
+    if article_count(&db).await? == 0 && args.seeds.exists() {
         let options = ImportOptions {
-            paths: vec![seeds.to_owned()],
+            paths: vec![args.seeds.clone()],
             ..Default::default()
         };
         let report = import_corpus(&db, &options, &Progress::for_stderr()).await?;
@@ -32,7 +28,8 @@ pub async fn serve(
         }
         eprintln!("seeds: {}", report.summary());
     }
-    let state = AppState::new(build_schema(db.clone()), db, graphiql_assets);
+    let config = args.http_config();
+    let state = AppState::new(build_schema(db.clone(), &config.limits), db, &config);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| Error::Io {
@@ -40,7 +37,8 @@ pub async fn serve(
             source: e,
         })?;
     eprintln!("quicktakes: GraphiQL at http://{bind}/graphiql");
-    axum::serve(listener, app(state, graphiql_assets))
+    let service = app(state, &config).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Error::Io {

@@ -169,11 +169,20 @@ impl TestApp {
 
     /// An application serving GraphiQL's files from `assets`.
     pub async fn with_assets(assets: Option<PathBuf>) -> Self {
-        Self::over(TestDb::new().await, assets)
+        let config = quicktakes::http::HttpConfig {
+            graphiql_assets: assets,
+            ..Default::default()
+        };
+        Self::over(TestDb::new().await, config)
+    }
+
+    /// An application with the given HTTP configuration (limits, CORS, rate limit).
+    pub async fn with_config(config: quicktakes::http::HttpConfig) -> Self {
+        Self::over(TestDb::new().await, config)
     }
 
     /// An application over a prepared database.
-    pub fn over(mut t: TestDb, assets: Option<PathBuf>) -> Self {
+    pub fn over(mut t: TestDb, config: quicktakes::http::HttpConfig) -> Self {
         let statements = std::sync::Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
         let log = std::env::var_os("QUICKTAKES_TEST_LOG_SQL").is_some();
@@ -183,9 +192,9 @@ impl TestApp {
                 eprintln!("sql: {}", info.statement.sql);
             }
         });
-        let schema = quicktakes::graphql::build_schema(t.db.clone());
-        let state = quicktakes::http::AppState::new(schema.clone(), t.db.clone(), assets.as_ref());
-        let router = quicktakes::http::app(state, assets.as_ref());
+        let schema = quicktakes::graphql::build_schema(t.db.clone(), &config.limits);
+        let state = quicktakes::http::AppState::new(schema.clone(), t.db.clone(), &config);
+        let router = quicktakes::http::app(state, &config);
         Self {
             t,
             router,

@@ -16,10 +16,15 @@ pub type QuickSchema = Schema<query::Query, mutation::Mutation, subscription::Su
 
 /// Builds the schema. The database connection and the change channel are
 /// schema-wide data; loaders and the editor are added per request.
-pub fn build_schema(db: DatabaseConnection) -> QuickSchema {
+pub fn build_schema(db: DatabaseConnection, limits: &crate::http::Limits) -> QuickSchema {
     Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .data(db)
         .data(subscription::Changes::default())
+        .limit_complexity(limits.complexity)
+        // The HTTP layer checks depth and directives first, with precise
+        // messages; these are the schema's own guard for other entry points.
+        .limit_depth(limits.depth)
+        .limit_directives(limits.directives)
         .finish()
 }
 

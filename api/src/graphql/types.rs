@@ -178,6 +178,7 @@ impl Article {
     }
 
     /// Related articles, in position order.
+    #[graphql(complexity = "crate::fields::MAX_RELATED * child_complexity")]
     async fn related(&self, ctx: &Context<'_>) -> Result<Vec<RelatedArticle>> {
         Ok(loaders(ctx)?
             .links
@@ -191,6 +192,7 @@ impl Article {
     }
 
     /// Live articles that link to this one, by id.
+    #[graphql(complexity = "super::pagination::weight(first, None) * child_complexity")]
     async fn related_from(
         &self,
         ctx: &Context<'_>,
@@ -225,6 +227,7 @@ impl Article {
     }
 
     /// The revision history, newest first.
+    #[graphql(complexity = "super::pagination::weight(first, None) * child_complexity")]
     async fn revisions(
         &self,
         ctx: &Context<'_>,
@@ -363,6 +366,7 @@ impl Subject {
     }
 
     /// The subject's live articles.
+    #[graphql(complexity = "super::pagination::weight(first, None) * child_complexity")]
     async fn articles(
         &self,
         ctx: &Context<'_>,

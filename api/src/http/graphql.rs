@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request, Variables};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::AppState;
+use super::limits::{Limits, Refusal};
 use crate::graphql::loaders::Loaders;
 use crate::service::token::{self, Editor};
 
@@ -137,10 +138,9 @@ struct OperationCheck {
     null_variable: Option<String>,
 }
 
-/// Inspects the operation `request` selects; `None` when the document does
-/// not parse or names no single operation (GraphQL then reports it).
-fn check_operation(request: &Request) -> Option<OperationCheck> {
-    let doc = async_graphql::parser::parse_query(&request.query).ok()?;
+/// Inspects the operation `request` selects in its parsed `doc`; `None` when
+/// it names no single operation (GraphQL then reports it).
+fn check_operation(request: &Request, doc: &ExecutableDocument) -> Option<OperationCheck> {
     let op = match (&doc.operations, request.operation_name.as_deref()) {
         (DocumentOperations::Single(op), _) => op,
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
@@ -169,6 +169,114 @@ fn check_operation(request: &Request) -> Option<OperationCheck> {
         ),
         null_variable,
     })
+}
+
+/// A `QUERY_LIMIT` refusal (a request error: no `data`).
+fn limit_error(media: MediaType, limit: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "errors": [{
+        "message": message,
+        "extensions": { "code": "QUERY_LIMIT", "limit": limit },
+    }] });
+    let status = if media == MediaType::Json {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    response
+}
+
+/// Checks every request of a batch against the limits, before anything runs.
+fn refuse_over_limits(
+    state: &AppState,
+    media: MediaType,
+    batch: &BatchRequest,
+) -> Option<Response> {
+    let requests: Vec<&Request> = match batch {
+        BatchRequest::Single(r) => vec![r],
+        BatchRequest::Batch(rs) => rs.iter().collect(),
+    };
+    if let Err(Refusal::Limit { limit, message }) = state.limits.check_batch(requests.len()) {
+        return Some(limit_error(media, limit, &message));
+    }
+    for request in &requests {
+        // A document that does not parse is reported by GraphQL itself.
+        let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+            continue;
+        };
+        match state.limits.check(&doc) {
+            Ok(()) => {}
+            Err(Refusal::Limit { limit, message }) => {
+                return Some(limit_error(media, limit, &message));
+            }
+            Err(Refusal::FragmentCycle(message)) => {
+                return Some(request_error(media, "query", &message, true));
+            }
+        }
+        if requests.len() == 1
+            && let Some(message) = check_operation(request, &doc).and_then(|c| c.null_variable)
+        {
+            return Some(request_error(media, "variables", &message, true));
+        }
+    }
+    None
+}
+
+/// Gives async-graphql's own limit errors the `QUERY_LIMIT` shape, and
+/// masked internal errors the request id under which the log holds the cause.
+fn shape_errors(response: &mut async_graphql::Response, limits: &Limits, request_id: &str) {
+    for error in &mut response.errors {
+        let (limit, message) = match error.message.as_str() {
+            "Query is too complex." => (
+                "complexity",
+                format!(
+                    "the query is too complex (at most {}; list fields count once per item of their page size): ask for smaller pages or fewer fields",
+                    limits.complexity
+                ),
+            ),
+            "Query is nested too deep." => (
+                "depth",
+                format!("the query is nested deeper than {} levels", limits.depth),
+            ),
+            _ => {
+                let internal = error
+                    .extensions
+                    .as_ref()
+                    .and_then(|e| e.get("code"))
+                    .is_some_and(|c| *c == async_graphql::Value::from("INTERNAL"));
+                if internal {
+                    error
+                        .extensions
+                        .get_or_insert_with(Default::default)
+                        .set("requestId", request_id);
+                }
+                continue;
+            }
+        };
+        error.message = message;
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        extensions.set("code", "QUERY_LIMIT");
+        extensions.set("limit", limit);
+    }
+}
+
+/// The `code` of a response's first error, lower-cased, or `ok`.
+fn outcome(response: &async_graphql::Response) -> String {
+    match response.errors.first() {
+        None => "ok".to_owned(),
+        Some(e) => e
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .and_then(|c| match c {
+                async_graphql::Value::String(s) => Some(s.to_ascii_lowercase()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "invalid".to_owned()),
+    }
 }
 
 /// The editor a request's `Authorization: Bearer <token>` names; a refusal
@@ -225,16 +333,57 @@ async fn execute(
         Ok(editor) => editor,
         Err(refusal) => return refusal,
     };
-    if let BatchRequest::Single(request) = &batch
-        && let Some(message) = check_operation(request).and_then(|c| c.null_variable)
-    {
-        return request_error(media, "variables", &message, true);
+    if let Some(refusal) = refuse_over_limits(state, media, &batch) {
+        return refusal;
     }
+    let request_id = headers
+        .get(super::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let operations: Vec<String> = match &batch {
+        BatchRequest::Single(r) => {
+            vec![crate::metrics::operation_label(r.operation_name.as_deref())]
+        }
+        BatchRequest::Batch(rs) => rs
+            .iter()
+            .map(|r| crate::metrics::operation_label(r.operation_name.as_deref()))
+            .collect(),
+    };
     let mut batch = batch.data(Loaders::new(&state.db));
     if let Some(editor) = editor {
         batch = batch.data(editor);
     }
-    let response = state.schema.execute_batch(batch).await;
+    let started = std::time::Instant::now();
+    let Ok(mut response) =
+        tokio::time::timeout(state.limits.timeout, state.schema.execute_batch(batch)).await
+    else {
+        tracing::warn!(timeout = ?state.limits.timeout, "request timed out");
+        for op in &operations {
+            crate::metrics::record_operation(op, "timeout", started.elapsed().as_secs_f64());
+        }
+        return limit_error(
+            media,
+            "timeout",
+            &format!(
+                "the request ran longer than {} s and was stopped; nothing it would have written was kept",
+                state.limits.timeout.as_secs_f64()
+            ),
+        );
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    match &mut response {
+        BatchResponse::Single(r) => {
+            shape_errors(r, &state.limits, &request_id);
+            crate::metrics::record_operation(&operations[0], &outcome(r), elapsed);
+        }
+        BatchResponse::Batch(rs) => {
+            for (r, op) in rs.iter_mut().zip(&operations) {
+                shape_errors(r, &state.limits, &request_id);
+                crate::metrics::record_operation(op, &outcome(r), elapsed);
+            }
+        }
+    }
     let (status, body) = match response {
         BatchResponse::Single(r) => {
             let request_error = r.data == async_graphql::Value::Null
@@ -300,7 +449,11 @@ pub async fn get(
         Ok(r) => r,
         Err((field, message)) => return request_error(media, field, &message, false),
     };
-    if check_operation(&request).is_some_and(|c| c.writes) {
+    let writes = async_graphql::parser::parse_query(&request.query)
+        .ok()
+        .and_then(|doc| check_operation(&request, &doc))
+        .is_some_and(|c| c.writes);
+    if writes {
         let mut response = refuse(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations must be sent with POST",

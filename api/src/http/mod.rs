@@ -2,19 +2,46 @@
 //! router the server runs.
 
 pub mod graphql;
+pub mod limits;
 
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sea_orm::DatabaseConnection;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+pub use limits::Limits;
 
 use crate::graphql::QuickSchema;
+
+/// The header carrying each request's id (set when the client sends none).
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// How the HTTP surface behaves; every field has a flag and an env variable.
+#[derive(Debug, Clone, Default)]
+pub struct HttpConfig {
+    /// Serve GraphiQL's files from this folder instead of the CDN.
+    pub graphiql_assets: Option<PathBuf>,
+    /// Query limits.
+    pub limits: Limits,
+    /// Origins allowed to call the API from a browser; none by default.
+    pub cors_origins: Vec<String>,
+    /// Requests per minute an anonymous client IP may make; `None` is no limit.
+    pub rate_limit_per_minute: Option<NonZeroU32>,
+}
 
 /// Largest request body accepted (a bigger one gets 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -33,26 +60,29 @@ pub struct AppState {
     pub schema: QuickSchema,
     /// The database.
     pub db: DatabaseConnection,
+    /// Query limits.
+    pub limits: Limits,
     /// The rendered GraphiQL page.
     graphiql: Arc<String>,
     /// The SDL.
     sdl: Arc<String>,
+    /// Per-IP limiter for anonymous requests.
+    limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
 }
 
 impl AppState {
-    /// State for `app`; `graphiql_assets` serves GraphiQL's files from a
-    /// local folder instead of the CDN.
-    pub fn new(
-        schema: QuickSchema,
-        db: DatabaseConnection,
-        graphiql_assets: Option<&PathBuf>,
-    ) -> Self {
+    /// State for [`app`].
+    pub fn new(schema: QuickSchema, db: DatabaseConnection, config: &HttpConfig) -> Self {
         let sdl = Arc::new(schema.sdl());
         Self {
             schema,
             db,
-            graphiql: Arc::new(graphiql_page(graphiql_assets.is_some())),
+            limits: config.limits,
+            graphiql: Arc::new(graphiql_page(config.graphiql_assets.is_some())),
             sdl,
+            limiter: config
+                .rate_limit_per_minute
+                .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
         }
     }
 }
@@ -90,6 +120,51 @@ async fn schema_sdl(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+async fn prometheus(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(&state.db),
+    )
+        .into_response()
+}
+
+/// Refuses anonymous clients over their per-IP quota (429); requests that
+/// carry a token, and requests without a peer address (tests), pass.
+async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(limiter) = &state.limiter
+        && !request.headers().contains_key(header::AUTHORIZATION)
+        && let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
+        && limiter.check_key(&peer.ip()).is_err()
+    {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "60")],
+            "too many requests from this address; slow down or use an editor token",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Counts and times every request by route.
+async fn record(request: Request, next: Next) -> Response {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    crate::metrics::record_http(
+        &path,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -104,8 +179,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The router: GraphQL, the playground, the SDL and the health checks.
-pub fn app(state: AppState, graphiql_assets: Option<&PathBuf>) -> Router {
+/// The router: GraphQL, the playground, the SDL, metrics and health checks,
+/// with request ids, tracing, CORS and the anonymous rate limit.
+pub fn app(state: AppState, config: &HttpConfig) -> Router {
+    crate::metrics::install();
     let mut router = Router::new()
         .route("/", get(|| async { Redirect::temporary("/graphiql") }))
         .route("/graphql", get(graphql::get).post(graphql::post))
@@ -115,12 +192,40 @@ pub fn app(state: AppState, graphiql_assets: Option<&PathBuf>) -> Router {
         )
         .route("/graphiql", get(graphiql))
         .route("/schema.graphql", get(schema_sdl))
+        .route("/metrics", get(prometheus))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
-    if let Some(dir) = graphiql_assets {
+    if let Some(dir) = &config.graphiql_assets {
         router = router.nest_service(LOCAL_ASSETS_PATH, ServeDir::new(dir));
     }
-    router
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    let mut router = router
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(middleware::from_fn(record))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+    let origins: Vec<HeaderValue> = config
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if !origins.is_empty() {
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
+                .expose_headers([HeaderName::from_static(REQUEST_ID)]),
+        );
+    }
+    router.with_state(state)
 }

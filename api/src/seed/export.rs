@@ -134,6 +134,9 @@ fn format_score(score: Option<f64>) -> String {
     match score {
         None => "-1.0".to_owned(),
         Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.1}"),
+        // Rust writes large floats as long integer literals, which YAML reads
+        // as integers too big to hold: use an exponent instead.
+        Some(v) if v.abs() >= 1e15 => format!("{v:e}"),
         Some(v) => format!("{v}"),
     }
 }

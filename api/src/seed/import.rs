@@ -506,6 +506,11 @@ pub async fn import_corpus(
     }
     write_plan(db, &valid, &actions, progress).await?;
     report.written = true;
+    crate::metrics::record_import("created", report.created());
+    crate::metrics::record_import("updated", report.updated());
+    crate::metrics::record_import("unchanged", report.unchanged());
+    crate::metrics::record_import("conflict", report.conflicts());
+    crate::metrics::record_import("invalid", report.invalid_files);
     Ok(report)
 }
 

@@ -3,6 +3,9 @@
 
 mod corpus;
 mod graphql;
+mod hostile;
 mod http;
 mod mutations;
+mod ops;
+mod properties;
 mod seed_job;

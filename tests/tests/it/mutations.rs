@@ -582,7 +582,7 @@ async fn a_writer_that_cannot_get_the_sqlite_lock_gets_busy_and_nothing_is_lost(
         // PostgreSQL writers wait on row locks; there is no file lock to miss.
         return;
     }
-    let app = TestApp::over(t, None);
+    let app = TestApp::over(t, Default::default());
     app.import(&quicktakes_tests::seeds_dir()).await;
     let token = app.token("alice", Role::Editor).await;
     // Another process's long write (the import job, say) holds the lock.

@@ -183,3 +183,102 @@ async fn anonymous_clients_are_rate_limited_per_ip() {
         "editors are not limited"
     );
 }
+
+/// A TCP proxy to PostgreSQL that can be cut and restored, to play a
+/// database outage.
+struct Proxy {
+    port: u16,
+    upstream: String,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let proxy = Self {
+            port,
+            upstream: upstream.to_owned(),
+            tasks: Default::default(),
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let upstream = self.upstream.clone();
+        let tasks = self.tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let pipe = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                if let Ok(mut t) = tasks.lock() {
+                    t.push(pipe);
+                }
+            }
+        });
+        if let Ok(mut t) = self.tasks.lock() {
+            t.push(accept);
+        }
+    }
+
+    /// Closes the listener and every connection.
+    fn cut(&self) {
+        if let Ok(mut t) = self.tasks.lock() {
+            for task in t.drain(..) {
+                task.abort();
+            }
+        }
+    }
+
+    /// Listens again on the same port.
+    async fn restore(&self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.expect("rebind");
+        self.serve(listener);
+    }
+}
+
+#[tokio::test]
+async fn readiness_fails_while_the_database_is_unreachable_and_recovers() {
+    let t = quicktakes_tests::TestDb::new().await;
+    if !t.is_postgres() {
+        // SQLite is a file in the process: it cannot become unreachable.
+        return;
+    }
+    let host_port = t
+        .url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("host:port in TEST_DATABASE_URL")
+        .to_owned();
+    let proxy = Proxy::start(&host_port).await;
+    let url = t.url.replacen(&host_port, &format!("127.0.0.1:{}", proxy.port), 1);
+    let mut options = quicktakes::db::DbOptions::new(&url);
+    options.acquire_timeout = std::time::Duration::from_secs(1);
+    let db = quicktakes::db::connect(&options).await.expect("connect through the proxy");
+    let proxied = quicktakes_tests::TestDb { db, url, dir: t.dir };
+    let app = TestApp::over(proxied, HttpConfig::default());
+    assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
+
+    proxy.cut();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let r = app.get("/readyz").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK, "alive all the same");
+
+    proxy.restore().await;
+    let mut ready = false;
+    for _ in 0..50 {
+        if app.get("/readyz").await.status == StatusCode::OK {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "ready again once the database is back");
+}

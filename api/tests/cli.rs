@@ -380,7 +380,7 @@ async fn exit_codes_for_success_conflict_and_usage() {
         "plain progress lines off a terminal"
     );
 
-    quicktakes::service::article::edit(&t.db, 118_109, "alice", None, |f| f.score = Some(9.0))
+    quicktakes::service::edit::apply(&t.db, 118_109, "alice", None, |f| f.score = Some(9.0))
         .await
         .expect("edit");
     std::fs::write(dir.join("a.md"), seed_with("score: -1.0", "score: 1.0")).expect("write");

@@ -76,14 +76,16 @@ fn refuse(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// A GraphQL-shaped request error (`errors` only, no `data`) about `field`.
-/// A malformed HTTP request is always 400; an error GraphQL itself would
-/// report (a bad variable) is 200 under `application/json`.
-fn request_error(media: MediaType, field: &str, message: &str, graphql_level: bool) -> Response {
-    let body = serde_json::json!({ "errors": [{
-        "message": message,
-        "extensions": { "code": "BAD_USER_INPUT", "field": field },
-    }] });
+/// A response holding one request error (`errors` only, no `data`). A
+/// malformed HTTP request is always 400; an error GraphQL itself reports
+/// (a bad variable, a limit) is 200 under `application/json`.
+fn error_response(
+    media: MediaType,
+    graphql_level: bool,
+    message: &str,
+    extensions: Value,
+) -> Response {
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": extensions }] });
     let status = if graphql_level && media == MediaType::Json {
         StatusCode::OK
     } else {
@@ -94,6 +96,12 @@ fn request_error(media: MediaType, field: &str, message: &str, graphql_level: bo
         .headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
     response
+}
+
+/// `BAD_USER_INPUT` about `field` of the request.
+fn request_error(media: MediaType, field: &str, message: &str, graphql_level: bool) -> Response {
+    let extensions = serde_json::json!({ "code": "BAD_USER_INPUT", "field": field });
+    error_response(media, graphql_level, message, extensions)
 }
 
 /// Builds a request from the GraphQL-over-HTTP parameters, checking their types.
@@ -173,20 +181,8 @@ fn check_operation(request: &Request, doc: &ExecutableDocument) -> Option<Operat
 
 /// A `QUERY_LIMIT` refusal (a request error: no `data`).
 fn limit_error(media: MediaType, limit: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{
-        "message": message,
-        "extensions": { "code": "QUERY_LIMIT", "limit": limit },
-    }] });
-    let status = if media == MediaType::Json {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, media.content_type());
-    response
+    let extensions = serde_json::json!({ "code": "QUERY_LIMIT", "limit": limit });
+    error_response(media, true, message, extensions)
 }
 
 /// Checks every request of a batch against the limits, before anything runs.

@@ -13,7 +13,7 @@ use sea_orm::{
 use super::revision::{self, FieldChange};
 use super::subject::{ensure_subjects, subjects_by_id};
 use crate::error::{Error, Result};
-use crate::fields::{ArticleFields, Link, Seo, validate};
+use crate::fields::{ArticleFields, Link, Seo};
 
 /// Ids per `IN (…)` lookup.
 const LOOKUP_CHUNK: usize = 500;
@@ -366,39 +366,6 @@ async fn remember_alias(
 
 fn not_found(id: i64) -> Error {
     Error::NotFound(format!("no article with id {id}"))
-}
-
-/// Applies an editor's change to a live article: validates the result with
-/// the shared validator, then writes it with its revision.
-pub async fn edit(
-    db: &DatabaseConnection,
-    id: i64,
-    editor: &str,
-    note: Option<&str>,
-    apply: impl FnOnce(&mut ArticleFields),
-) -> Result<StoredArticle> {
-    let txn = crate::db::begin_write(db).await?;
-    let stored = load(&txn, id)
-        .await?
-        .filter(|s| !s.is_deleted())
-        .ok_or_else(|| not_found(id))?;
-    let mut fields = stored.fields.clone();
-    apply(&mut fields);
-    if let Some(p) = validate(&fields).into_iter().next() {
-        return Err(Error::bad_input(p.field, p.message));
-    }
-    let change = Change {
-        fields: &fields,
-        editor,
-        note,
-        source: None,
-        undelete: false,
-        now: Utc::now(),
-    };
-    write_change(&txn, &stored, &change).await?;
-    let saved = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
-    txn.commit().await?;
-    Ok(saved)
 }
 
 /// Sets or lifts the deletion tombstone, with a revision.

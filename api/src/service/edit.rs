@@ -186,6 +186,20 @@ async fn check(db: &impl ConnectionTrait, fields: &ArticleFields) -> Result<()> 
     ))
 }
 
+/// Refuses a version argument the article never had.
+fn existing_version(field: &str, version: i32, stored: &StoredArticle) -> Result<()> {
+    if (1..=stored.model.version).contains(&version) {
+        return Ok(());
+    }
+    Err(Error::bad_input(
+        field,
+        format!(
+            "`{field}` {version} does not exist: the article is at version {}",
+            stored.model.version
+        ),
+    ))
+}
+
 /// Runs `attempt` in a write transaction, again when another writer
 /// overtook it (its guarded write found a newer version).
 async fn with_retries<T, F, Fut>(db: &DatabaseConnection, mut attempt: F) -> EditResult<T>
@@ -221,16 +235,7 @@ pub async fn merge_edit(
 ) -> EditResult<StoredArticle> {
     with_retries(db, |txn| async move {
         let stored = live(&txn, id).await?;
-        if expected < 1 || expected > stored.model.version {
-            return Err(Error::bad_input(
-                "expectedVersion",
-                format!(
-                    "expectedVersion {expected} does not exist: the article is at version {}",
-                    stored.model.version
-                ),
-            )
-            .into());
-        }
+        existing_version("expectedVersion", expected, &stored)?;
         let (at_expected, changed_since) = values_at(&txn, &stored, expected).await?;
         let before: HashMap<&str, Value> = field_values(&at_expected).into_iter().collect();
         let mine: Vec<&(&str, Value)> = submitted
@@ -260,17 +265,48 @@ pub async fn merge_edit(
             fields.subject_slug = subject_slug_for(&txn, &fields.subject).await?;
         }
         fields.url = article_url(&fields.subject_slug, &fields.slug);
-        check(&txn, &fields).await?;
-        let change = Change {
-            fields: &fields,
-            editor,
-            note,
-            source: None,
-            undelete: false,
-            now: Utc::now(),
-        };
-        write_change(&txn, &stored, &change).await?;
-        let saved = live(&txn, id).await?;
+        let saved = save(&txn, &stored, &fields, editor, note).await?;
+        Ok((txn, saved))
+    })
+    .await
+}
+
+/// Validates an editor's new values and writes them with their revision.
+async fn save(
+    txn: &DatabaseTransaction,
+    stored: &StoredArticle,
+    fields: &ArticleFields,
+    editor: &str,
+    note: Option<&str>,
+) -> Result<StoredArticle> {
+    check(txn, fields).await?;
+    let change = Change {
+        fields,
+        editor,
+        note,
+        source: None,
+        undelete: false,
+        now: Utc::now(),
+    };
+    write_change(txn, stored, &change).await?;
+    live(txn, stored.model.id).await
+}
+
+/// Applies a change made in code (`apply` edits the values) to a live
+/// article, as an editor's edit without a merge: for tools and tests.
+pub async fn apply(
+    db: &DatabaseConnection,
+    id: i64,
+    editor: &str,
+    note: Option<&str>,
+    apply: impl Fn(&mut ArticleFields),
+) -> EditResult<StoredArticle> {
+    let apply = &apply;
+    with_retries(db, |txn| async move {
+        let stored = live(&txn, id).await?;
+        let mut fields = stored.fields.clone();
+        apply(&mut fields);
+        let saved = save(&txn, &stored, &fields, editor, note).await?;
         Ok((txn, saved))
     })
     .await
@@ -284,16 +320,7 @@ pub async fn submitted_at_version(
 ) -> EditResult<Submitted> {
     let txn = begin_write(db).await?;
     let stored = live(&txn, id).await?;
-    if version < 1 || version > stored.model.version {
-        return Err(Error::bad_input(
-            "toVersion",
-            format!(
-                "version {version} does not exist: the article is at version {}",
-                stored.model.version
-            ),
-        )
-        .into());
-    }
+    existing_version("toVersion", version, &stored)?;
     let (fields, _) = values_at(&txn, &stored, version).await?;
     txn.rollback().await?;
     Ok(field_values(&fields)

@@ -176,7 +176,7 @@ async fn article_needs_exactly_one_argument() {
 #[tokio::test]
 async fn old_slug_and_url_still_find_an_edited_article() {
     let app = TestApp::with_seeds().await;
-    article::edit(&app.t.db, 118_109, "alice", None, |f| {
+    quicktakes::service::edit::apply(&app.t.db, 118_109, "alice", None, |f| {
         f.slug = "imaging-in-hcc-follow-up".into();
         f.subject = "Oncology".into();
         f.subject_slug = "oncology".into();
@@ -574,7 +574,8 @@ async fn readme_queries_leave_room_under_the_default_limits() {
         .data(app.t.db.clone())
         .extension(Analyzer)
         .finish();
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README");
     let limits = quicktakes::http::Limits::default();
     for block in readme.split("```graphql\n").skip(1) {
         let query = block.split("```").next().expect("block end");
@@ -583,14 +584,26 @@ async fn readme_queries_leave_room_under_the_default_limits() {
         }
         let name = query.split(['(', ' ', '{']).nth(1).unwrap_or_default();
         let request = async_graphql::Request::new(query)
-            .variables(async_graphql::Variables::from_json(json!({ "slug": SLUG, "q": "imaging" })))
+            .variables(async_graphql::Variables::from_json(
+                json!({ "slug": SLUG, "q": "imaging" }),
+            ))
             .data(quicktakes::graphql::loaders::Loaders::new(&app.t.db));
         let response = schema.execute(request).await;
-        let analyzer = response.extensions.get("analyzer").cloned().expect("analyzer");
+        let analyzer = response
+            .extensions
+            .get("analyzer")
+            .cloned()
+            .expect("analyzer");
         let json = analyzer.into_json().expect("json");
-        let (complexity, depth) = (json["complexity"].as_u64().expect("complexity"), json["depth"].as_u64().expect("depth"));
+        let (complexity, depth) = (
+            json["complexity"].as_u64().expect("complexity"),
+            json["depth"].as_u64().expect("depth"),
+        );
         eprintln!("README query {name}: complexity {complexity}, depth {depth}");
-        assert!(complexity as usize <= limits.complexity / 2, "{name}: complexity {complexity}");
+        assert!(
+            complexity as usize <= limits.complexity / 2,
+            "{name}: complexity {complexity}"
+        );
         assert!(depth as usize <= limits.depth / 2, "{name}: depth {depth}");
     }
 }

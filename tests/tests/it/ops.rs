@@ -194,7 +194,9 @@ struct Proxy {
 
 impl Proxy {
     async fn start(upstream: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let proxy = Self {
             port,
@@ -237,7 +239,9 @@ impl Proxy {
 
     /// Listens again on the same port.
     async fn restore(&self) {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.expect("rebind");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("rebind");
         self.serve(listener);
     }
 }
@@ -257,11 +261,19 @@ async fn readiness_fails_while_the_database_is_unreachable_and_recovers() {
         .expect("host:port in TEST_DATABASE_URL")
         .to_owned();
     let proxy = Proxy::start(&host_port).await;
-    let url = t.url.replacen(&host_port, &format!("127.0.0.1:{}", proxy.port), 1);
+    let url = t
+        .url
+        .replacen(&host_port, &format!("127.0.0.1:{}", proxy.port), 1);
     let mut options = quicktakes::db::DbOptions::new(&url);
     options.acquire_timeout = std::time::Duration::from_secs(1);
-    let db = quicktakes::db::connect(&options).await.expect("connect through the proxy");
-    let proxied = quicktakes_tests::TestDb { db, url, dir: t.dir };
+    let db = quicktakes::db::connect(&options)
+        .await
+        .expect("connect through the proxy");
+    let proxied = quicktakes_tests::TestDb {
+        db,
+        url,
+        dir: t.dir,
+    };
     let app = TestApp::over(proxied, HttpConfig::default());
     assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
 
@@ -269,7 +281,11 @@ async fn readiness_fails_while_the_database_is_unreachable_and_recovers() {
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let r = app.get("/readyz").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
-    assert_eq!(app.get("/healthz").await.status, StatusCode::OK, "alive all the same");
+    assert_eq!(
+        app.get("/healthz").await.status,
+        StatusCode::OK,
+        "alive all the same"
+    );
 
     proxy.restore().await;
     let mut ready = false;

@@ -157,7 +157,7 @@ async fn reimport_of_unchanged_files_changes_nothing() {
 async fn answer_edit_changes_only_the_answer_lines_of_the_export() {
     let t = TestDb::new().await;
     import(&t, &seeds_dir(), false).await;
-    let edited = article::edit(&t.db, ID, "alice", Some("typo"), |f| {
+    let edited = quicktakes::service::edit::apply(&t.db, ID, "alice", Some("typo"), |f| {
         f.answer = f.answer.replace("crucial role", "central role") + "\n\nSee \\( \\nu \\) too.";
     })
     .await
@@ -201,7 +201,7 @@ async fn edits_of_many_keys_rewrite_only_their_lines_and_read_back() {
     );
     std::fs::write(dir.join("a.md"), &seed).expect("write");
     import(&t, &dir, false).await;
-    let edited = article::edit(&t.db, ID, "bob", None, |f| {
+    let edited = quicktakes::service::edit::apply(&t.db, ID, "bob", None, |f| {
         f.title = "A title: with a colon # and hash".into();
         f.score = Some(4.5);
         f.author = None;
@@ -260,7 +260,7 @@ async fn edits_of_many_keys_rewrite_only_their_lines_and_read_back() {
 async fn editors_changes_and_deletions_survive_reimport_of_unchanged_files() {
     let t = TestDb::new().await;
     import(&t, &seeds_dir(), false).await;
-    article::edit(&t.db, ID, "alice", None, |f| {
+    quicktakes::service::edit::apply(&t.db, ID, "alice", None, |f| {
         f.title = "Edited title".into()
     })
     .await
@@ -335,7 +335,7 @@ async fn changed_file_over_edited_or_deleted_article_is_a_conflict_unless_forced
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(dir.join("a.md"), real_seed_text()).expect("write");
     import(&t, &dir, false).await;
-    article::edit(&t.db, ID, "alice", None, |f| {
+    quicktakes::service::edit::apply(&t.db, ID, "alice", None, |f| {
         f.answer = "Edited answer.".into()
     })
     .await

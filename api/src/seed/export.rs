@@ -10,7 +10,7 @@ use serde_yaml::Value;
 
 use super::escape::encode_answer;
 use super::layout::{Entry, Layout, split_document};
-use super::parse::{parse_seed, related_index};
+use super::parse::{KNOWN_KEYS, parse_seed, related_index};
 use crate::fields::{
     ArticleFields, DEFAULT_DATE_FORMAT, DEFAULT_POST_ON_TEXT, DEFAULT_TEMPLATE, Link,
     default_file_name,
@@ -410,9 +410,10 @@ fn render_seo(cur: &ArticleFields, block_indent: usize, nl: &str) -> String {
     format!("seo:{nl}{}", indented(&body, DEFAULT_SEO_INDENT))
 }
 
-/// Writes an article that has no source file in the shape of the real seed:
-/// every key but absent optional ones, `seo` after `post_on_text`, links last.
-pub fn render_new(cur: &ArticleFields) -> Result<String, ExportError> {
+/// The text of a seed in the shape of the real seed: every key but absent
+/// optional ones, `seo` after `post_on_text`, then `extra` (whole `key:`
+/// entries), links last.
+fn fresh(cur: &ArticleFields, extra: &str) -> String {
     let nl = "\n";
     let mut out = format!("---{nl}");
     for spec in key_specs(cur, cur) {
@@ -429,6 +430,7 @@ pub fn render_new(cur: &ArticleFields) -> Result<String, ExportError> {
             ));
         }
     }
+    out.push_str(extra);
     out.push_str(&render_links(
         &cur.related,
         DEFAULT_LINK_INDENT,
@@ -437,7 +439,12 @@ pub fn render_new(cur: &ArticleFields) -> Result<String, ExportError> {
     ));
     out.push_str(&format!("---{nl}"));
     out.push_str(&cur.body);
-    verify(cur, out)
+    out
+}
+
+/// Writes an article that has no source file in the shape of the real seed.
+pub fn render_new(cur: &ArticleFields) -> Result<String, ExportError> {
+    verify(cur, fresh(cur, ""))
 }
 
 /// Writes an article as a seed: `source` (the file as last imported) verbatim
@@ -490,6 +497,10 @@ fn patch(source: &str, orig: &ArticleFields, cur: &ArticleFields) -> String {
         return source.to_owned();
     };
     let layout = Layout::new(doc.front_matter);
+    let mapping = serde_yaml::from_str::<Value>(doc.front_matter).ok();
+    if !layout_matches(&layout, mapping.as_ref()) {
+        return rewrite_all(cur, mapping.as_ref());
+    }
     let nl = layout.newline();
     let block_indent = layout
         .entries
@@ -510,15 +521,23 @@ fn patch(source: &str, orig: &ArticleFields, cur: &ArticleFields) -> String {
     match layout.entry("seo") {
         Some(seo) => {
             let children = layout.children(seo);
-            let specs = seo_specs(orig, cur);
-            plan_edits(
-                &mut edits,
-                &layout,
-                &children,
-                Some(seo.line),
-                &specs,
-                block_indent,
-            );
+            if children.is_empty() {
+                // `seo:` with nothing under it, or a flow mapping: written
+                // afresh as a block, since there is no child line to edit.
+                if cur.seo != orig.seo {
+                    edits.replace(seo, render_seo(cur, block_indent, nl));
+                }
+            } else {
+                let specs = seo_specs(orig, cur);
+                plan_edits(
+                    &mut edits,
+                    &layout,
+                    &children,
+                    Some(seo.line),
+                    &specs,
+                    block_indent,
+                );
+            }
         }
         None if cur.seo != orig.seo => {
             let anchor = [
@@ -676,4 +695,105 @@ pub async fn export_corpus(
     }
     progress.finish();
     Ok(written)
+}
+
+/// Whether the line scanner found exactly the keys YAML reads, in order, at
+/// the top level and under a block `seo`. When it did not (a value shaped
+/// in a way the scanner cannot follow), editing lines in place is unsafe.
+fn layout_matches(layout: &Layout<'_>, mapping: Option<&Value>) -> bool {
+    let Some(Value::Mapping(map)) = mapping else {
+        return false;
+    };
+    let keys = |m: &serde_yaml::Mapping| -> Vec<String> {
+        m.keys()
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .collect()
+    };
+    let scanned: Vec<String> = layout.entries.iter().map(|e| e.key.clone()).collect();
+    if scanned != keys(map) {
+        return false;
+    }
+    match (layout.entry("seo"), map.get("seo")) {
+        (Some(entry), Some(Value::Mapping(seo))) => {
+            let children: Vec<String> = layout.children(entry).into_iter().map(|c| c.key).collect();
+            children.is_empty() || children == keys(seo)
+        }
+        _ => true,
+    }
+}
+
+/// The whole seed written afresh, keeping unknown keys (re-serialized):
+/// the fallback for a file whose layout the scanner cannot follow.
+fn rewrite_all(cur: &ArticleFields, mapping: Option<&Value>) -> String {
+    let mut extra = String::new();
+    if let Some(Value::Mapping(map)) = mapping {
+        for (key, value) in map {
+            let Some(name) = key.as_str() else { continue };
+            if KNOWN_KEYS.contains(&name) || name == "seo" || related_index(name).is_some() {
+                continue;
+            }
+            let mut single = serde_yaml::Mapping::new();
+            single.insert(key.clone(), value.clone());
+            extra.push_str(&serde_yaml::to_string(&single).unwrap_or_default());
+        }
+    }
+    fresh(cur, &extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::Link;
+
+    fn round_trip(source: &str, change: impl Fn(&mut ArticleFields)) -> String {
+        let orig = parse_seed(source).expect("source parses").fields;
+        let mut cur = orig.clone();
+        change(&mut cur);
+        let text = render_seed(&cur, Some(source)).expect("exports");
+        assert_eq!(parse_seed(&text).expect("export parses").fields, cur);
+        text
+    }
+
+    const BASE: &str = "id: 1\nquestion: Q\nanswer: A\nsubject: S\nurl: /learn/s/questions/t\n";
+
+    #[test]
+    fn a_quoted_value_spanning_lines_is_not_taken_for_keys() {
+        let source = format!("---\n{BASE}title: 'T\nrelated_article1: x'\n---\n");
+        let text = round_trip(&source, |f| {
+            f.related.push(Link {
+                position: 1,
+                id: 2,
+                title: "Two".into(),
+                subject: "S".into(),
+                subject_slug: "s".into(),
+                url: "/learn/s/questions/two".into(),
+            });
+        });
+        assert!(
+            text.contains("title: 'T\nrelated_article1: x'\n"),
+            "kept as written:\n{text}"
+        );
+        let source = format!("---\n{BASE}title: \"T\nurl: x\"\n---\n");
+        round_trip(&source, |f| f.question = "New".into());
+    }
+
+    #[test]
+    fn seo_without_block_children_is_written_as_a_block() {
+        for seo in ["seo:\n", "seo: ~\n", "seo: {}\n", "seo: {title: A}\n"] {
+            let source = format!("---\ntitle: T\n{BASE}{seo}author: me\n---\n");
+            let text = round_trip(&source, |f| {
+                f.seo.title = Some("X".into());
+                f.seo.keywords = vec!["k".into()];
+            });
+            assert!(text.contains("seo:\n  title: X\n"), "{text}");
+        }
+    }
+
+    #[test]
+    fn large_scores_are_written_as_floats() {
+        let source = format!("---\ntitle: T\n{BASE}---\n");
+        for score in [1e21, -3e300, 1e15, 123_456.5] {
+            round_trip(&source, |f| f.score = Some(score));
+        }
+    }
 }

@@ -157,11 +157,70 @@ impl<'a> Layout<'a> {
     }
 }
 
+/// A value still open at the end of a line: inside a quoted scalar or a
+/// flow collection, whose next lines continue it whatever their indentation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Open {
+    quote: Option<char>,
+    flow: usize,
+}
+
+impl Open {
+    fn is_open(self) -> bool {
+        self.quote.is_some() || self.flow > 0
+    }
+
+    /// The state after `text`, the value part of a line (or a whole
+    /// continuation line). Only a value that starts with a quote or a
+    /// bracket can span lines; a plain or block scalar cannot reach column 0.
+    fn after(mut self, text: &str) -> Self {
+        let text = if self.is_open() {
+            text
+        } else {
+            text.trim_start()
+        };
+        if !self.is_open() && !text.starts_with(['\'', '"', '[', '{']) {
+            return self;
+        }
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match self.quote {
+                Some('\'') => {
+                    if c == '\'' && chars.next_if_eq(&'\'').is_none() {
+                        self.quote = None;
+                    }
+                }
+                Some(_) => {
+                    if c == '\\' {
+                        chars.next();
+                    } else if c == '"' {
+                        self.quote = None;
+                    }
+                }
+                None => match c {
+                    '\'' | '"' => self.quote = Some(c),
+                    '[' | '{' => self.flow += 1,
+                    ']' | '}' => self.flow = self.flow.saturating_sub(1),
+                    '#' => break,
+                    _ => {}
+                },
+            }
+        }
+        self
+    }
+}
+
 /// Entries at exactly `indent` within `lines[from..to]`; an entry runs until
-/// the next key line at that indentation (or a line indented less).
+/// the next key line at that indentation (or a line indented less). Lines
+/// that continue a quoted or flow value are never taken for keys.
 fn scan_entries(lines: &[&str], from: usize, to: usize, indent: usize) -> Vec<Entry> {
     let mut entries: Vec<Entry> = Vec::new();
+    let mut open = Open::default();
     for (i, line) in lines.iter().enumerate().take(to).skip(from) {
+        if open.is_open() {
+            open = open.after(content(line));
+            continue;
+        }
         if is_blank_or_comment(line) {
             continue;
         }
@@ -169,8 +228,13 @@ fn scan_entries(lines: &[&str], from: usize, to: usize, indent: usize) -> Vec<En
         if ind < indent {
             break;
         }
+        let key = key_of(line);
+        open = open.after(match &key {
+            Some((_, inline)) => inline.as_str(),
+            None => content(line).trim_start().trim_start_matches("- "),
+        });
         if ind == indent
-            && let Some((key, inline)) = key_of(line)
+            && let Some((key, inline)) = key
         {
             if let Some(prev) = entries.last_mut() {
                 prev.end = trailing_start(lines, prev.line + 1, i);
@@ -218,6 +282,18 @@ mod tests {
             split_document("---\nx: 1\n").err(),
             Some(SplitError::Unclosed)
         );
+    }
+
+    #[test]
+    fn quoted_and_flow_values_spanning_lines_hide_their_lines() {
+        let layout = Layout::new(
+            "id: 1\ntitle: 'T\nrelated_article1: x'\nq: \"a \\\" \nurl: y\"\nf: [a,\nb: c]\nlast: z\n",
+        );
+        let keys: Vec<&str> = layout.entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["id", "title", "q", "f", "last"]);
+        let layout = Layout::new("a: 'it''s\nb: ok'\nc: plain 'quote\nd: 1\n");
+        let keys: Vec<&str> = layout.entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["a", "c", "d"]);
     }
 
     #[test]

@@ -583,3 +583,26 @@ async fn token_create_list_and_revoke() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no active token named `alice`"));
 }
+
+#[tokio::test]
+async fn logs_can_be_json_lines() {
+    let t = TestDb::new().await;
+    let out = Command::new(env!("CARGO_BIN_EXE_quicktakes"))
+        .args(["--log-format", "json", "migrate", "fresh"])
+        .env("DATABASE_URL", &t.url)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(!lines.is_empty(), "some log lines at info");
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{line}"
+        );
+    }
+}

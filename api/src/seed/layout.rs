@@ -130,17 +130,6 @@ impl<'a> Layout<'a> {
         }
     }
 
-    /// The entry at a dotted path (`seo.page_description`), one level deep.
-    pub fn find(&self, path: &str) -> Option<Entry> {
-        match path.split_once('.') {
-            None => self.entry(path).cloned(),
-            Some((parent, child)) => {
-                let parent = self.entry(parent)?;
-                self.children(parent).into_iter().find(|e| e.key == child)
-            }
-        }
-    }
-
     /// Indentation of the first content line of a block scalar entry, if any.
     pub fn block_indent(&self, entry: &Entry) -> Option<usize> {
         (entry.line + 1..entry.end)
@@ -284,6 +273,17 @@ mod tests {
         );
     }
 
+    /// The entry at a dotted path (`seo.page_description`), one level deep.
+    fn find(layout: &Layout<'_>, path: &str) -> Option<Entry> {
+        match path.split_once('.') {
+            None => layout.entry(path).cloned(),
+            Some((parent, child)) => {
+                let parent = layout.entry(parent)?;
+                layout.children(parent).into_iter().find(|e| e.key == child)
+            }
+        }
+    }
+
     #[test]
     fn quoted_and_flow_values_spanning_lines_hide_their_lines() {
         let layout = Layout::new(
@@ -300,9 +300,9 @@ mod tests {
     fn finds_nested_entries() {
         let layout =
             Layout::new("id: 1\nseo:\n  title: T\n  page_description: >-\n    D\nr1:\n    id: 2\n");
-        let seo = layout.find("seo.page_description").expect("entry");
+        let seo = find(&layout, "seo.page_description").expect("entry");
         assert_eq!((seo.line, seo.end, seo.indent), (3, 5, 2));
-        assert_eq!(layout.find("r1.id").map(|e| e.line), Some(6));
+        assert_eq!(find(&layout, "r1.id").map(|e| e.line), Some(6));
         assert_eq!(layout.block_indent(&seo), Some(4));
     }
 }

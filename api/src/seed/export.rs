@@ -775,6 +775,9 @@ mod tests {
         );
         let source = format!("---\n{BASE}title: \"T\nurl: x\"\n---\n");
         round_trip(&source, |f| f.question = "New".into());
+        // A `#` line inside the quoted value is text, not a comment of the next key.
+        let source = format!("---\n{BASE}title: \"T\n# not a comment\"\nauthor: me\n---\n");
+        round_trip(&source, |f| f.post_on_text = "Published".into());
     }
 
     #[test]

@@ -205,8 +205,11 @@ impl Open {
 fn scan_entries(lines: &[&str], from: usize, to: usize, indent: usize) -> Vec<Entry> {
     let mut entries: Vec<Entry> = Vec::new();
     let mut open = Open::default();
+    // Lines inside a value that spans lines: a `#` there is text, not a comment.
+    let mut continued = vec![false; lines.len()];
     for (i, line) in lines.iter().enumerate().take(to).skip(from) {
         if open.is_open() {
+            continued[i] = true;
             open = open.after(content(line));
             continue;
         }
@@ -226,7 +229,7 @@ fn scan_entries(lines: &[&str], from: usize, to: usize, indent: usize) -> Vec<En
             && let Some((key, inline)) = key
         {
             if let Some(prev) = entries.last_mut() {
-                prev.end = trailing_start(lines, prev.line + 1, i);
+                prev.end = trailing_start(lines, &continued, prev.line + 1, i);
             }
             entries.push(Entry {
                 key,
@@ -245,9 +248,9 @@ fn scan_entries(lines: &[&str], from: usize, to: usize, indent: usize) -> Vec<En
 
 /// Comment lines at column 0 right before the next key stay with that key,
 /// not with the value above them.
-fn trailing_start(lines: &[&str], from: usize, next: usize) -> usize {
+fn trailing_start(lines: &[&str], continued: &[bool], from: usize, next: usize) -> usize {
     let mut end = next;
-    while end > from && content(lines[end - 1]).starts_with('#') {
+    while end > from && !continued[end - 1] && content(lines[end - 1]).starts_with('#') {
         end -= 1;
     }
     end

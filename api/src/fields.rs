@@ -108,6 +108,21 @@ impl FieldProblem {
     }
 }
 
+/// Parses a date written exactly `YYYY-MM-DD` (four-digit year), the only
+/// form the seed format, the exporter and the GraphQL `Date` scalar use.
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    shape
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+}
+
 /// The url of an article from its subject slug and slug.
 pub fn article_url(subject_slug: &str, slug: &str) -> String {
     format!("/learn/{subject_slug}/questions/{slug}")
@@ -235,6 +250,14 @@ pub fn validate(a: &ArticleFields) -> Vec<FieldProblem> {
             "`score` must be a finite number (or -1 for unscored)",
         ));
     }
+    if let Some(date) = a.date
+        && !(0..=9999).contains(&chrono::Datelike::year(&date))
+    {
+        problems.push(FieldProblem::new(
+            "date",
+            format!("`date` {date} must have a four-digit year (YYYY-MM-DD)"),
+        ));
+    }
     validate_related(&mut problems, a.id, &a.related);
     problems
 }
@@ -301,6 +324,31 @@ fn validate_related(problems: &mut Vec<FieldProblem>, own_id: i64, related: &[Li
                     link.url
                 ),
             ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_exactly_yyyy_mm_dd() {
+        assert_eq!(
+            parse_date("2024-12-11").map(|d| d.to_string()).as_deref(),
+            Some("2024-12-11")
+        );
+        for bad in [
+            "-024-02-20",
+            "+024-02-20",
+            "2024-2-011",
+            "2024-13-01",
+            "2024-02-30",
+            "20240-1-01",
+            "2024/12/11",
+            "",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
         }
     }
 }

@@ -29,9 +29,9 @@ pub struct Date(pub NaiveDate);
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(Date)
-                .map_err(|_| InputValueError::custom(format!("`{s}` is not a date (YYYY-MM-DD)"))),
+            Value::String(s) => crate::fields::parse_date(s).map(Date).ok_or_else(|| {
+                InputValueError::custom(format!("`{s}` is not a date (YYYY-MM-DD)"))
+            }),
             _ => Err(InputValueError::expected_type(value)),
         }
     }

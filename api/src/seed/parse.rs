@@ -347,9 +347,9 @@ fn read_fields(r: &mut Reader, map: &Mapping, body: &str) -> Option<ArticleField
 fn read_date(r: &mut Reader, map: &Mapping) -> Option<Option<NaiveDate>> {
     match map.get("date") {
         None | Some(Value::Null) => Some(None),
-        Some(Value::String(s)) if s.len() == 10 => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            Ok(d) => Some(Some(d)),
-            Err(_) => {
+        Some(Value::String(s)) if s.len() == 10 => match crate::fields::parse_date(s) {
+            Some(d) => Some(Some(d)),
+            None => {
                 r.problem(
                     "date",
                     format!("`date` {s:?} is not a real date (YYYY-MM-DD)"),

@@ -557,13 +557,13 @@ async fn subscribers_see_each_change() {
         )
         .data(quicktakes::graphql::loaders::Loaders::new(&e.app.t.db)),
     );
-    let next = tokio::spawn(async move { stream.next().await });
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // The first poll subscribes; nothing has changed yet, so it times out.
+    let early = tokio::time::timeout(std::time::Duration::from_millis(20), stream.next()).await;
+    assert!(early.is_err(), "no event before a change");
     ok(&as_editor(&e.app, &e.editor, "mutation { updateArticle(id: \"118109\", input: { title: \"Live\" }, expectedVersion: 1) { version } }", json!({})).await);
-    let event = tokio::time::timeout(std::time::Duration::from_secs(5), next)
+    let event = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
         .await
-        .expect("an event within 5 s")
-        .expect("task")
+        .expect("an event within 10 s")
         .expect("stream open");
     let data = event.data.into_json().expect("json");
     assert_eq!(

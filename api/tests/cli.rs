@@ -606,3 +606,16 @@ async fn logs_can_be_json_lines() {
         );
     }
 }
+
+#[tokio::test]
+async fn refuses_stray_line_breaks_in_front_matter() {
+    let seed = seed_with("author: QuickTakes\n", "author: Quick\rTakes\n");
+    refused(
+        "a.md",
+        seed,
+        "front matter contains a stray line break (U+000D)",
+    )
+    .await;
+    let seed = seed_with("author: QuickTakes\n", "author: Quick\u{2028}Takes\n");
+    refused("a.md", seed, "stray line break (U+2028)").await;
+}

@@ -204,6 +204,24 @@ pub fn parse_seed(text: &str) -> Result<ParsedSeed, Vec<LineProblem>> {
             )]);
         }
     };
+    // YAML also breaks lines at a lone carriage return and at U+0085,
+    // U+2028 and U+2029; a line-based reader (and the exporter) would not.
+    let stray = doc.front_matter.char_indices().find(|&(at, c)| {
+        matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}')
+            || (c == '\r' && !doc.front_matter[at + 1..].starts_with('\n'))
+    });
+    if let Some((at, c)) = stray {
+        let line = doc.opening.len() + at;
+        let line = text[..line].matches('\n').count() + 1;
+        return Err(vec![LineProblem::at(
+            line,
+            1,
+            format!(
+                "front matter contains a stray line break (U+{:04X}); end lines with \\n or \\r\\n only",
+                u32::from(c)
+            ),
+        )]);
+    }
     let value: Value = serde_yaml::from_str(doc.front_matter).map_err(|e| {
         let offset = FIRST_FRONT_MATTER_LINE - 1;
         let message = shift_line_numbers(&e.to_string(), offset);

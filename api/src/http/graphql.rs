@@ -351,9 +351,17 @@ async fn execute(
         batch = batch.data(editor);
     }
     let started = std::time::Instant::now();
-    let Ok(mut response) =
-        tokio::time::timeout(state.limits.timeout, state.schema.execute_batch(batch)).await
-    else {
+    // A budget already spent (a zero timeout) stops the request before it
+    // runs, whatever the timer's granularity.
+    let run = async {
+        if state.limits.timeout.is_zero() {
+            return Err(());
+        }
+        tokio::time::timeout(state.limits.timeout, state.schema.execute_batch(batch))
+            .await
+            .map_err(drop)
+    };
+    let Ok(mut response) = run.await else {
         tracing::warn!(timeout = ?state.limits.timeout, "request timed out");
         for op in &operations {
             crate::metrics::record_operation(op, "timeout", started.elapsed().as_secs_f64());
@@ -362,7 +370,7 @@ async fn execute(
             media,
             "timeout",
             &format!(
-                "the request ran longer than {} s and was stopped; nothing it would have written was kept",
+                "the request ran longer than {} s and was stopped; a change it had not committed yet was rolled back",
                 state.limits.timeout.as_secs_f64()
             ),
         );

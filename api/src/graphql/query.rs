@@ -172,7 +172,11 @@ impl Query {
         #[graphql(desc = "Conditions every article listed must meet.")] filter: Option<
             ArticleFilterInput,
         >,
-        #[graphql(default, desc = "Order of the list.")] order_by: ArticleOrderInput,
+        #[graphql(
+            default_with = "Some(ArticleOrderInput::DateDesc)",
+            desc = "Order of the list (null means DATE_DESC)."
+        )]
+        order_by: Option<ArticleOrderInput>,
         #[graphql(desc = "Page size counting forward (default 20, at most 100).")] first: Option<
             i32,
         >,
@@ -188,7 +192,7 @@ impl Query {
             last,
             before: before.as_deref(),
         };
-        ArticleConnection::load(ctx, filter, order_by.into(), args).await
+        ArticleConnection::load(ctx, filter, order_by.unwrap_or_default().into(), args).await
     }
 
     /// One subject by slug, e.g. `medicine`.

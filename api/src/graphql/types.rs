@@ -114,12 +114,12 @@ impl Article {
     async fn excerpt(
         &self,
         #[graphql(
-            default = 200,
-            desc = "Most characters returned, `…` included (0 to 10000)."
+            default_with = "Some(200)",
+            desc = "Most characters returned, `…` included (0 to 10000); null means 200."
         )]
-        length: i32,
+        length: Option<i32>,
     ) -> Result<String> {
-        let length = usize::try_from(length)
+        let length = usize::try_from(length.unwrap_or(200))
             .ok()
             .filter(|l| *l <= 10_000)
             .ok_or_else(|| bad_input("length", "`length` must be between 0 and 10000"))?;

@@ -174,7 +174,9 @@ struct Loaded {
     text: String,
     hash: String,
     seed: ParsedSeed,
-    derived: DerivedText,
+    /// The answer's derived text, rendered only for files that create an
+    /// article (updates render theirs when the answer changed).
+    derived: Option<DerivedText>,
 }
 
 /// Expands the given paths into seed files, sorted, each once.
@@ -257,14 +259,12 @@ fn load_file(path: &Path) -> std::result::Result<Loaded, Vec<FileProblem>> {
             })
             .collect::<Vec<_>>()
     })?;
-    // Rendered here, on every core, rather than in the single write transaction.
-    let derived = DerivedText::of(&seed.fields.answer);
     Ok(Loaded {
         path: path.display().to_string(),
         text,
         hash,
         seed,
-        derived,
+        derived: None,
     })
 }
 
@@ -504,6 +504,14 @@ pub async fn import_corpus(
     if options.dry_run || (report.invalid_files > 0 && !options.skip_invalid) {
         return Ok(report);
     }
+    // Rendered on every core here, not in the single write transaction, and
+    // only for new articles: an unchanged file costs no rendering.
+    let mut valid = valid;
+    valid
+        .par_iter_mut()
+        .zip(&actions)
+        .filter(|(_, a)| **a == Action::Create)
+        .for_each(|(l, _)| l.derived = Some(DerivedText::of(&l.seed.fields.answer)));
     write_plan(db, &valid, &actions, progress).await?;
     report.written = true;
     crate::metrics::record_import("created", report.created());
@@ -579,7 +587,15 @@ async fn write_plan(
                 imported_version: Set(Some(1)),
                 ..Default::default()
             };
-            set_values(&mut am, f, subject_id, &l.derived);
+            let rendered;
+            let derived = match &l.derived {
+                Some(d) => d,
+                None => {
+                    rendered = DerivedText::of(&f.answer);
+                    &rendered
+                }
+            };
+            set_values(&mut am, f, subject_id, derived);
             articles.push(am);
             links.extend(link_rows(f.id, &f.related, &subject_ids)?);
             let note = format!("created from {}", l.path);

@@ -12,6 +12,11 @@ pub const DEFAULT_PAGE: u64 = 20;
 /// Largest page size accepted.
 pub const MAX_PAGE: u64 = 100;
 
+/// Largest offset a cursor may hold: far past any list this server keeps,
+/// and far below where offset arithmetic or the databases' 64-bit `OFFSET`
+/// would overflow.
+pub const MAX_CURSOR_OFFSET: u64 = u32::MAX as u64;
+
 /// Where a connection stands in its list.
 #[derive(Debug, Clone, SimpleObject)]
 pub struct PageInfo {
@@ -64,7 +69,7 @@ pub fn cursor(offset: u64) -> String {
 }
 
 fn decode(arg: &str, value: &str) -> Result<u64> {
-    URL_SAFE_NO_PAD
+    let offset: u64 = URL_SAFE_NO_PAD
         .decode(value)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
@@ -76,7 +81,16 @@ fn decode(arg: &str, value: &str) -> Result<u64> {
                     "`{arg}` is not a cursor this server gave out; use a pageInfo or edge cursor"
                 ),
             )
-        })
+        })?;
+    if offset > MAX_CURSOR_OFFSET {
+        return Err(bad_input(
+            arg,
+            format!(
+                "`{arg}` points past the end of any list this server holds; use a pageInfo or edge cursor"
+            ),
+        ));
+    }
+    Ok(offset)
 }
 
 fn size(arg: &str, value: Option<i32>) -> Result<Option<u64>> {

@@ -144,6 +144,9 @@ pub struct ServeArgs {
     /// Most operations in one batch.
     #[arg(long, env = "QUICKTAKES_LIMIT_BATCH", default_value_t = 10)]
     pub limit_batch: usize,
+    /// Most lexical tokens in one GraphQL document (checked before parsing).
+    #[arg(long, env = "QUICKTAKES_LIMIT_TOKENS", default_value_t = 10_000)]
+    pub limit_tokens: usize,
     /// Longest a request may run, in milliseconds.
     #[arg(long, env = "QUICKTAKES_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     pub request_timeout_ms: u64,
@@ -160,6 +163,7 @@ impl ServeArgs {
                 aliases: self.limit_aliases,
                 directives: self.limit_directives,
                 batch: self.limit_batch,
+                tokens: self.limit_tokens,
                 timeout: std::time::Duration::from_millis(self.request_timeout_ms),
             },
             cors_origins: self.cors_origins.clone(),

@@ -19,5 +19,21 @@ async fn main() -> ExitCode {
         quicktakes::config::LogFormat::Json => logs.json().init(),
         quicktakes::config::LogFormat::Text => logs.init(),
     }
+    log_panics();
     quicktakes::cli::run(cli).await
+}
+
+/// Logs a panic as one error line, under the span (and so the request id)
+/// it happened in. The default hook prints to stderr, with a backtrace of
+/// tens of kilobytes per request when `RUST_BACKTRACE` is set; the request
+/// itself is answered with a masked `INTERNAL` error.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info.payload_as_str().unwrap_or("(no message)");
+        tracing::error!(panic = %message, %location, "panicked");
+    }));
 }

@@ -1,13 +1,27 @@
-//! Limits checked before a request runs: operations per batch, aliases,
-//! directives per field and depth, each refused with `QUERY_LIMIT` and the
-//! limit's name. async-graphql itself enforces complexity (with list fields
-//! weighted by their page size); its refusal is renamed the same way.
+//! Limits checked before a request runs, each refused with `QUERY_LIMIT`
+//! and the limit's name.
+//!
+//! Two passes, both linear in the document whatever its fragments do:
+//! - [`Limits::check_source`] counts tokens and bracket nesting of the raw
+//!   text, so a document too big to parse cheaply is refused before the
+//!   parser (which no timeout can interrupt) ever sees it;
+//! - [`Limits::check`] walks the parsed document once, measuring depth,
+//!   complexity, aliases and directives with every fragment measured once
+//!   and reused where it is spread. async-graphql's own depth and complexity
+//!   visitors and its recursion check expand each spread anew, which lets a
+//!   few hundred bytes of nested fragments cost seconds of CPU; the schema
+//!   therefore does not use them, and this walk runs first (see
+//!   [`super::policy`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use async_graphql::Positioned;
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::Variables;
+use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
+use async_graphql::{Name, Value};
+
+use super::pagination::{DEFAULT_PAGE, MAX_PAGE};
 
 /// The limits of SPEC §6, all configurable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +36,9 @@ pub struct Limits {
     pub directives: usize,
     /// Most operations in one batch.
     pub batch: usize,
+    /// Most lexical tokens in one document (names, punctuation, values;
+    /// whitespace, commas and comments are free).
+    pub tokens: usize,
     /// Longest a request may run.
     pub timeout: Duration,
 }
@@ -34,9 +51,51 @@ impl Default for Limits {
             aliases: 50,
             directives: 10,
             batch: 10,
+            tokens: 10_000,
             timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// Deepest bracket nesting (`{`, `(`, `[`) the parser is handed. Far above
+/// any depth limit a deployment would set, far below what the recursive
+/// parser can take on its stack.
+const MAX_NESTING: usize = 256;
+
+/// How many items a list field returns at most, for the complexity of what
+/// it holds. Every list-returning field of the schema is here (a unit test
+/// compares this with the SDL): connections weigh their page size, other
+/// lists their bound.
+fn list_weight(field: &Field, variables: &Variables) -> Option<usize> {
+    match field.name.node.as_str() {
+        "articles" | "relatedFrom" | "revisions" | "search" => Some(page_weight(field, variables)),
+        "related" => Some(crate::fields::MAX_RELATED),
+        // Every subject, unpaged: weighed as a full page.
+        "subjects" => Some(MAX_PAGE as usize),
+        // One change per article field at most.
+        "changes" => Some(CHANGES_WEIGHT),
+        _ => None,
+    }
+}
+
+/// Weight of `Revision.changes`: a revision changes each field at most once.
+const CHANGES_WEIGHT: usize = 24;
+
+/// A connection's page size: `first`, else `last`, else the default, within
+/// 1..=[`MAX_PAGE`] (an out-of-range size is refused when the field runs).
+fn page_weight(field: &Field, variables: &Variables) -> usize {
+    let size = ["first", "last"].into_iter().find_map(|arg| {
+        let value = field.get_argument(arg)?.node.clone();
+        let value = value
+            .into_const_with(|name| variables.get(&name).cloned().ok_or(()))
+            .ok()?;
+        match value {
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+    });
+    let size = size.map_or(DEFAULT_PAGE, |n| u64::try_from(n).unwrap_or(1));
+    usize::try_from(size.clamp(1, MAX_PAGE)).unwrap_or(1)
 }
 
 /// A limit a request exceeds, or a fragment cycle (a validation error that
@@ -45,7 +104,8 @@ impl Default for Limits {
 pub enum Refusal {
     /// `QUERY_LIMIT` with this `limit` name.
     Limit {
-        /// `depth`, `aliases`, `directives`, `batch`, `complexity` or `timeout`.
+        /// `depth`, `complexity`, `aliases`, `directives`, `batch`, `tokens`
+        /// or `timeout`.
         limit: &'static str,
         /// What was exceeded and by how much.
         message: String,
@@ -54,68 +114,87 @@ pub enum Refusal {
     FragmentCycle(String),
 }
 
-/// What a walk of the document measured; fragments are measured once each.
-#[derive(Default)]
+/// What a document measures: the deepest operation, and the sums over all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Measure {
+    /// Deepest field nesting.
+    pub depth: usize,
+    /// Fields counted once each, list fields times their weight.
+    pub complexity: usize,
+    /// Aliases, counted where their fragments are spread.
+    pub aliases: usize,
+}
+
+impl Measure {
+    fn add(&mut self, other: Measure) {
+        self.depth = self.depth.max(other.depth);
+        self.complexity = self.complexity.saturating_add(other.complexity);
+        self.aliases = self.aliases.saturating_add(other.aliases);
+    }
+}
+
+/// One walk of a document; fragments are measured once each.
 struct Walk<'a> {
-    doc: Option<&'a ExecutableDocument>,
-    /// Depth and alias count of each fragment, once known.
-    fragments: HashMap<&'a str, (usize, usize)>,
+    doc: &'a ExecutableDocument,
+    variables: &'a Variables,
+    /// The measure of each fragment, once known.
+    fragments: HashMap<&'a Name, Measure>,
     /// Fragments being walked (a spread of one of these is a cycle).
-    open: Vec<&'a str>,
+    open: Vec<&'a Name>,
     directives_max: usize,
-    directives_field: String,
+    directives_field: &'a str,
 }
 
 impl<'a> Walk<'a> {
-    /// Depth and aliases of a selection set (its fields at depth 1).
-    fn selection_set(
-        &mut self,
-        set: &'a Positioned<SelectionSet>,
-    ) -> Result<(usize, usize), Refusal> {
-        let mut depth = 0;
-        let mut aliases = 0usize;
+    /// The measure of a selection set (its fields at depth 1).
+    fn selection_set(&mut self, set: &'a Positioned<SelectionSet>) -> Result<Measure, Refusal> {
+        let mut total = Measure::default();
         for item in &set.node.items {
-            match &item.node {
-                Selection::Field(field) => {
-                    let f = &field.node;
-                    if f.directives.len() > self.directives_max {
-                        self.directives_max = f.directives.len();
-                        self.directives_field = f.name.node.to_string();
-                    }
-                    let (d, a) = self.selection_set(&f.selection_set)?;
-                    depth = depth.max(d + 1);
-                    aliases = aliases
-                        .saturating_add(a)
-                        .saturating_add(usize::from(f.alias.is_some()));
-                }
+            let measured = match &item.node {
+                Selection::Field(field) => self.field(&field.node)?,
                 Selection::InlineFragment(inline) => {
-                    let (d, a) = self.selection_set(&inline.node.selection_set)?;
-                    depth = depth.max(d);
-                    aliases = aliases.saturating_add(a);
+                    self.selection_set(&inline.node.selection_set)?
                 }
                 Selection::FragmentSpread(spread) => {
-                    let (d, a) = self.fragment(spread.node.fragment_name.node.as_str())?;
-                    depth = depth.max(d);
-                    aliases = aliases.saturating_add(a);
+                    self.fragment(&spread.node.fragment_name.node)?
                 }
-            }
+            };
+            total.add(measured);
         }
-        Ok((depth, aliases))
+        Ok(total)
     }
 
-    fn fragment(&mut self, name: &'a str) -> Result<(usize, usize), Refusal> {
+    fn field(&mut self, f: &'a Field) -> Result<Measure, Refusal> {
+        if f.directives.len() > self.directives_max {
+            self.directives_max = f.directives.len();
+            self.directives_field = f.name.node.as_str();
+        }
+        let inner = self.selection_set(&f.selection_set)?;
+        let complexity = match list_weight(f, self.variables) {
+            Some(weight) => weight.saturating_mul(inner.complexity.max(1)),
+            None => inner.complexity.saturating_add(1),
+        };
+        Ok(Measure {
+            depth: inner.depth.saturating_add(1),
+            complexity,
+            aliases: inner.aliases.saturating_add(usize::from(f.alias.is_some())),
+        })
+    }
+
+    fn fragment(&mut self, name: &'a Name) -> Result<Measure, Refusal> {
         if let Some(known) = self.fragments.get(name) {
             return Ok(*known);
         }
         if self.open.contains(&name) {
+            let path: Vec<&str> = self.open.iter().map(|n| n.as_str()).collect();
             return Err(Refusal::FragmentCycle(format!(
                 "fragment `{name}` spreads itself (through {}); fragments may not form cycles",
-                self.open.join(" → ")
+                path.join(" → ")
             )));
         }
-        let Some(fragment) = self.doc.and_then(|d| d.fragments.get(name)) else {
+        let Some(fragment) = self.doc.fragments.get(name) else {
             // Unknown fragments are reported by validation.
-            return Ok((0, 0));
+            return Ok(Measure::default());
         };
         self.open.push(name);
         let measured = self.selection_set(&fragment.node.selection_set)?;
@@ -126,50 +205,114 @@ impl<'a> Walk<'a> {
 }
 
 impl Limits {
-    /// Checks a parsed document against the depth, alias and directive limits.
-    pub fn check(&self, doc: &ExecutableDocument) -> Result<(), Refusal> {
+    /// Refuses a document with more tokens, or deeper brackets, than the
+    /// parser should be handed. Costs one lexer pass that stops at the
+    /// budget, and allocates nothing.
+    pub fn check_source(&self, source: &str) -> Result<(), Refusal> {
+        use apollo_parser::TokenKind;
+        let mut tokens = 0usize;
+        let mut nesting = 0usize;
+        // Lexical errors are left to the parser, which reports them with a
+        // position; only the counts matter here.
+        for token in apollo_parser::Lexer::new(source).flatten() {
+            match token.kind() {
+                TokenKind::Whitespace | TokenKind::Comment | TokenKind::Comma => continue,
+                TokenKind::Eof => break,
+                TokenKind::LCurly | TokenKind::LParen | TokenKind::LBracket => {
+                    nesting += 1;
+                    if nesting > MAX_NESTING {
+                        return Err(Refusal::Limit {
+                            limit: "depth",
+                            message: format!(
+                                "the document nests brackets more than {MAX_NESTING} deep; at most {} levels of fields are allowed",
+                                self.depth
+                            ),
+                        });
+                    }
+                }
+                TokenKind::RCurly | TokenKind::RParen | TokenKind::RBracket => {
+                    nesting = nesting.saturating_sub(1);
+                }
+                _ => {}
+            }
+            tokens += 1;
+            if tokens > self.tokens {
+                return Err(Refusal::Limit {
+                    limit: "tokens",
+                    message: format!(
+                        "the document has more than {} tokens; send a smaller query",
+                        self.tokens
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// What a parsed document measures, or the fragment cycle it holds.
+    pub fn measure(
+        doc: &ExecutableDocument,
+        variables: &Variables,
+    ) -> Result<(Measure, usize, String), Refusal> {
         let mut walk = Walk {
-            doc: Some(doc),
-            ..Default::default()
+            doc,
+            variables,
+            fragments: HashMap::new(),
+            open: Vec::new(),
+            directives_max: 0,
+            directives_field: "",
         };
-        let mut depth = 0;
-        let mut aliases = 0usize;
+        let mut total = Measure::default();
         for (_, op) in doc.operations.iter() {
-            let (d, a) = walk.selection_set(&op.node.selection_set)?;
-            depth = depth.max(d);
-            aliases = aliases.saturating_add(a);
+            total.add(walk.selection_set(&op.node.selection_set)?);
         }
         // Fragments never spread are still walked: a cycle among them is an error too.
-        let names: Vec<&str> = doc.fragments.keys().map(|n| n.as_str()).collect();
-        for name in names {
+        for name in doc.fragments.keys() {
             walk.fragment(name)?;
         }
-        if walk.directives_max > self.directives {
-            return Err(Refusal::Limit {
-                limit: "directives",
-                message: format!(
-                    "field `{}` has {} directives; at most {} are allowed on one field",
-                    walk.directives_field, walk.directives_max, self.directives
+        Ok((total, walk.directives_max, walk.directives_field.to_owned()))
+    }
+
+    /// Checks a parsed document against the depth, complexity, alias and
+    /// directive limits.
+    pub fn check(&self, doc: &ExecutableDocument, variables: &Variables) -> Result<(), Refusal> {
+        let (measure, directives, directives_field) = Self::measure(doc, variables)?;
+        let refuse = |limit, message| Err(Refusal::Limit { limit, message });
+        if directives > self.directives {
+            return refuse(
+                "directives",
+                format!(
+                    "field `{directives_field}` has {directives} directives; at most {} are allowed on one field",
+                    self.directives
                 ),
-            });
+            );
         }
-        if aliases > self.aliases {
-            return Err(Refusal::Limit {
-                limit: "aliases",
-                message: format!(
-                    "the request uses {aliases} aliases; at most {} are allowed",
-                    self.aliases
+        if measure.aliases > self.aliases {
+            return refuse(
+                "aliases",
+                format!(
+                    "the request uses {} aliases; at most {} are allowed",
+                    measure.aliases, self.aliases
                 ),
-            });
+            );
         }
-        if depth > self.depth {
-            return Err(Refusal::Limit {
-                limit: "depth",
-                message: format!(
-                    "the query is {depth} levels deep; at most {} are allowed",
-                    self.depth
+        if measure.depth > self.depth {
+            return refuse(
+                "depth",
+                format!(
+                    "the query is {} levels deep; at most {} are allowed",
+                    measure.depth, self.depth
                 ),
-            });
+            );
+        }
+        if measure.complexity > self.complexity {
+            return refuse(
+                "complexity",
+                format!(
+                    "the query is too complex ({}; at most {}, list fields counting once per item of their page size): ask for smaller pages or fewer fields",
+                    measure.complexity, self.complexity
+                ),
+            );
         }
         Ok(())
     }
@@ -195,7 +338,7 @@ mod tests {
 
     fn check(query: &str) -> Result<(), Refusal> {
         let doc = async_graphql::parser::parse_query(query).expect("parses");
-        Limits::default().check(&doc)
+        Limits::default().check(&doc, &Variables::default())
     }
 
     fn limit(r: Result<(), Refusal>) -> &'static str {
@@ -203,6 +346,13 @@ mod tests {
             Err(Refusal::Limit { limit, .. }) => limit,
             other => panic!("expected a limit, got {other:?}"),
         }
+    }
+
+    fn complexity(query: &str, variables: serde_json::Value) -> usize {
+        let doc = async_graphql::parser::parse_query(query).expect("parses");
+        let (m, _, _) =
+            Limits::measure(&doc, &Variables::from_json(variables)).expect("no fragment cycle");
+        m.complexity
     }
 
     #[test]
@@ -233,5 +383,112 @@ mod tests {
     fn counts_directives_per_field() {
         let q = format!("{{ a {} }}", "@skip(if: false) ".repeat(11));
         assert_eq!(limit(check(&q)), "directives");
+    }
+
+    #[test]
+    fn weighs_list_fields_by_their_page_size() {
+        assert_eq!(complexity("{ a b }", serde_json::json!({})), 2);
+        // 20 (the default page) × (nodes 1 + title 1).
+        assert_eq!(
+            complexity("{ articles { nodes { title } } }", serde_json::json!({})),
+            40
+        );
+        assert_eq!(
+            complexity(
+                "query($n: Int) { articles(first: $n) { nodes { title } } }",
+                serde_json::json!({ "n": 3 })
+            ),
+            6
+        );
+        assert_eq!(
+            complexity(
+                "{ articles(first: 100) { nodes { related { title } } } }",
+                serde_json::json!({})
+            ),
+            100 * (1 + 10)
+        );
+    }
+
+    #[test]
+    fn nested_fragment_fan_out_is_measured_without_expanding_it() {
+        // F1 holds one field; each F(n) spreads F(n-1) ten times: F12 stands
+        // for 10^11 fields, and is measured in microseconds.
+        let mut q = String::from("{ ...F12 } fragment F1 on Query { __typename }");
+        for n in 2..=12 {
+            let spreads = format!("...F{} ", n - 1).repeat(10);
+            q.push_str(&format!(" fragment F{n} on Query {{ {spreads}}}"));
+        }
+        let started = std::time::Instant::now();
+        assert_eq!(limit(check(&q)), "complexity");
+        assert!(started.elapsed() < Duration::from_secs(5), "memoised walk");
+    }
+
+    #[test]
+    fn token_budget_and_nesting_are_checked_before_parsing() {
+        let limits = Limits::default();
+        assert_eq!(limits.check_source("{ a b c }"), Ok(()));
+        let long = format!("{{ {} }}", "a ".repeat(limits.tokens));
+        assert_eq!(limit(limits.check_source(&long)), "tokens");
+        // Whitespace, commas and comments cost nothing.
+        let airy = format!("{{ a {} }}", ", # x\n".repeat(50_000));
+        assert_eq!(limits.check_source(&airy), Ok(()));
+        let nested = format!("{}{}", "{ a ".repeat(300), "}".repeat(300));
+        assert_eq!(limit(limits.check_source(&nested)), "depth");
+    }
+
+    #[test]
+    fn every_list_field_of_the_schema_has_a_weight() {
+        use async_graphql::parser::types::{BaseType, TypeKind, TypeSystemDefinition};
+        let sdl = crate::graphql::sdl();
+        let schema = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
+        let doc = async_graphql::parser::parse_query(
+            "{ articles relatedFrom revisions search related subjects changes }",
+        )
+        .expect("parses");
+        let weighed: Vec<String> = match &doc.operations {
+            async_graphql::parser::types::DocumentOperations::Single(op) => op
+                .node
+                .selection_set
+                .node
+                .items
+                .iter()
+                .filter_map(|s| match &s.node {
+                    Selection::Field(f) => list_weight(&f.node, &Variables::default())
+                        .map(|_| f.node.name.node.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            async_graphql::parser::types::DocumentOperations::Multiple(_) => Vec::new(),
+        };
+        for def in &schema.definitions {
+            let TypeSystemDefinition::Type(ty) = def else {
+                continue;
+            };
+            let ty = &ty.node;
+            let TypeKind::Object(object) = &ty.kind else {
+                continue;
+            };
+            // A connection's own lists are weighed at the connection field.
+            if ty.name.node.ends_with("Connection") {
+                continue;
+            }
+            for field in &object.fields {
+                let f = &field.node;
+                let name = f.name.node.to_string();
+                let returns = f.ty.node.to_string();
+                let is_object_list = matches!(f.ty.node.base, BaseType::List(_))
+                    && !["String", "ID", "Int", "Float", "Boolean"]
+                        .iter()
+                        .any(|s| returns.contains(s));
+                let is_connection = returns.contains("Connection");
+                if is_object_list || is_connection {
+                    assert!(
+                        weighed.contains(&name),
+                        "{}.{name}: {returns} has no weight in list_weight",
+                        ty.name.node
+                    );
+                }
+            }
+        }
     }
 }

@@ -1,9 +1,12 @@
 //! The GraphQL schema: root types, object types, loaders and paging.
 
 pub mod error;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
+pub mod order;
 pub mod pagination;
+pub mod policy;
 pub mod query;
 pub mod subscription;
 pub mod types;
@@ -16,15 +19,14 @@ pub type QuickSchema = Schema<query::Query, mutation::Mutation, subscription::Su
 
 /// Builds the schema. The database connection and the change channel are
 /// schema-wide data; loaders and the editor are added per request.
-pub fn build_schema(db: DatabaseConnection, limits: &crate::http::Limits) -> QuickSchema {
+/// async-graphql's own depth, complexity and directive limits are not used:
+/// they expand every fragment spread anew, and [`policy::Policy`] has
+/// measured the document once before they would run.
+pub fn build_schema(db: DatabaseConnection, limits: &limits::Limits) -> QuickSchema {
     Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .data(db)
         .data(subscription::Changes::default())
-        .limit_complexity(limits.complexity)
-        // The HTTP layer checks depth and directives first, with precise
-        // messages; these are the schema's own guard for other entry points.
-        .limit_depth(limits.depth)
-        .limit_directives(limits.directives)
+        .extension(policy::Policy::new(*limits))
         .finish()
 }
 

@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::AppState;
-use super::limits::{Limits, Refusal};
 use crate::graphql::loaders::Loaders;
+use crate::graphql::policy;
 use crate::service::token::{self, Editor};
 
 /// The GraphQL-over-HTTP media type.
@@ -148,8 +148,12 @@ struct OperationCheck {
 
 /// Inspects the operation `request` selects in its parsed `doc`; `None` when
 /// it names no single operation (GraphQL then reports it).
-fn check_operation(request: &Request, doc: &ExecutableDocument) -> Option<OperationCheck> {
-    let op = match (&doc.operations, request.operation_name.as_deref()) {
+fn check_operation(
+    operation_name: Option<&str>,
+    variables: &Variables,
+    doc: &ExecutableDocument,
+) -> Option<OperationCheck> {
+    let op = match (&doc.operations, operation_name) {
         (DocumentOperations::Single(op), _) => op,
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
@@ -158,7 +162,7 @@ fn check_operation(request: &Request, doc: &ExecutableDocument) -> Option<Operat
     let null_variable = op.node.variable_definitions.iter().find_map(|def| {
         let def = &def.node;
         let name = def.name.node.as_str();
-        let given = request.variables.get(name);
+        let given = variables.get(name);
         let missing = match given {
             None => def.default_value.is_none(),
             Some(v) => *v == async_graphql::Value::Null,
@@ -179,41 +183,43 @@ fn check_operation(request: &Request, doc: &ExecutableDocument) -> Option<Operat
     })
 }
 
-/// A `QUERY_LIMIT` refusal (a request error: no `data`).
-fn limit_error(media: MediaType, limit: &str, message: &str) -> Response {
-    let extensions = serde_json::json!({ "code": "QUERY_LIMIT", "limit": limit });
-    error_response(media, true, message, extensions)
+/// A refusal before execution, as a request error (no `data`).
+fn server_error_response(media: MediaType, error: &async_graphql::ServerError) -> Response {
+    let extensions = serde_json::to_value(&error.extensions).unwrap_or(Value::Null);
+    error_response(media, true, &error.message, extensions)
 }
 
-/// Checks every request of a batch against the limits, before anything runs.
-fn refuse_over_limits(
+/// Checks a batch's size and parses each of its documents (after its token
+/// budget), before anything runs. The schema's policy checks the other
+/// limits itself, for every transport.
+fn refuse_before_running(
     state: &AppState,
     media: MediaType,
-    batch: &BatchRequest,
+    batch: &mut BatchRequest,
 ) -> Option<Response> {
-    let requests: Vec<&Request> = match batch {
+    let requests: Vec<&mut Request> = match batch {
         BatchRequest::Single(r) => vec![r],
-        BatchRequest::Batch(rs) => rs.iter().collect(),
+        BatchRequest::Batch(rs) => rs.iter_mut().collect(),
     };
-    if let Err(Refusal::Limit { limit, message }) = state.limits.check_batch(requests.len()) {
-        return Some(limit_error(media, limit, &message));
+    if let Err(refusal) = state.limits.check_batch(requests.len()) {
+        return Some(server_error_response(
+            media,
+            &policy::refusal_error(&refusal),
+        ));
     }
-    for request in &requests {
-        // A document that does not parse is reported by GraphQL itself.
-        let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-            continue;
+    let single = requests.len() == 1;
+    for request in requests {
+        let variables = request.variables.clone();
+        let operation_name = request.operation_name.clone();
+        let doc = match policy::parse(&state.limits, request) {
+            Ok(doc) => doc,
+            // In a batch, each request reports its own parse error.
+            Err(error) if single => return Some(server_error_response(media, &error)),
+            Err(_) => continue,
         };
-        match state.limits.check(&doc) {
-            Ok(()) => {}
-            Err(Refusal::Limit { limit, message }) => {
-                return Some(limit_error(media, limit, &message));
-            }
-            Err(Refusal::FragmentCycle(message)) => {
-                return Some(request_error(media, "query", &message, true));
-            }
-        }
-        if requests.len() == 1
-            && let Some(message) = check_operation(request, &doc).and_then(|c| c.null_variable)
+        if single
+            && let Some(message) = check_operation(operation_name.as_deref(), &variables, doc)
+                .and_then(|c| c.null_variable)
         {
             return Some(request_error(media, "variables", &message, true));
         }
@@ -221,41 +227,21 @@ fn refuse_over_limits(
     None
 }
 
-/// Gives async-graphql's own limit errors the `QUERY_LIMIT` shape, and
-/// masked internal errors the request id under which the log holds the cause.
-fn shape_errors(response: &mut async_graphql::Response, limits: &Limits, request_id: &str) {
+/// Gives masked internal errors the request id under which the log holds
+/// the cause.
+fn shape_errors(response: &mut async_graphql::Response, request_id: &str) {
     for error in &mut response.errors {
-        let (limit, message) = match error.message.as_str() {
-            "Query is too complex." => (
-                "complexity",
-                format!(
-                    "the query is too complex (at most {}; list fields count once per item of their page size): ask for smaller pages or fewer fields",
-                    limits.complexity
-                ),
-            ),
-            "Query is nested too deep." => (
-                "depth",
-                format!("the query is nested deeper than {} levels", limits.depth),
-            ),
-            _ => {
-                let internal = error
-                    .extensions
-                    .as_ref()
-                    .and_then(|e| e.get("code"))
-                    .is_some_and(|c| *c == async_graphql::Value::from("INTERNAL"));
-                if internal {
-                    error
-                        .extensions
-                        .get_or_insert_with(Default::default)
-                        .set("requestId", request_id);
-                }
-                continue;
-            }
-        };
-        error.message = message;
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        extensions.set("code", "QUERY_LIMIT");
-        extensions.set("limit", limit);
+        let internal = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from("INTERNAL"));
+        if internal {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("requestId", request_id);
+        }
     }
 }
 
@@ -297,13 +283,7 @@ async fn authenticate(
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         response
     };
-    let Some(secret) = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    else {
+    let Some(secret) = value.to_str().ok().and_then(bearer_token) else {
         return Err(refuse("the Authorization header must be `Bearer <token>`"));
     };
     match token::authenticate(&state.db, secret).await {
@@ -311,11 +291,42 @@ async fn authenticate(
         Ok(None) => Err(refuse(
             "the token is unknown or revoked: ask an admin for a new one",
         )),
+        // The token may well be valid: a database outage is the server's
+        // failure, never the client's (401 would make it drop its token).
         Err(err) => {
             tracing::error!(error = %err, "token lookup failed");
-            Err(refuse("the token could not be checked; retry later"))
+            let extensions =
+                serde_json::json!({ "code": "INTERNAL", "requestId": request_id(headers) });
+            let mut response = error_response(
+                media,
+                false,
+                "the token could not be checked because the database is unavailable; nothing was run, retry later",
+                extensions,
+            );
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Err(response)
         }
     }
+}
+
+/// The token of an `Authorization` value `Bearer <token>`; the scheme is
+/// case-insensitive (RFC 9110 §11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The request's id, as [`super::REQUEST_ID`] set it.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(super::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Runs the request(s) and writes the response in the negotiated media type.
@@ -323,20 +334,16 @@ async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     media: MediaType,
-    batch: BatchRequest,
+    mut batch: BatchRequest,
 ) -> Response {
     let editor = match authenticate(state, headers, media).await {
         Ok(editor) => editor,
         Err(refusal) => return refusal,
     };
-    if let Some(refusal) = refuse_over_limits(state, media, &batch) {
+    if let Some(refusal) = refuse_before_running(state, media, &mut batch) {
         return refusal;
     }
-    let request_id = headers
-        .get(super::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id = request_id(headers);
     let operations: Vec<String> = match &batch {
         BatchRequest::Single(r) => {
             vec![crate::metrics::operation_label(r.operation_name.as_deref())]
@@ -351,39 +358,52 @@ async fn execute(
         batch = batch.data(editor);
     }
     let started = std::time::Instant::now();
-    // A budget already spent (a zero timeout) stops the request before it
-    // runs, whatever the timer's granularity.
-    let run = async {
-        if state.limits.timeout.is_zero() {
-            return Err(());
+    let mut response = match run_guarded(state.limits.timeout, state.schema.execute_batch(batch))
+        .await
+    {
+        Ok(response) => response,
+        Err(stop) => {
+            let elapsed = started.elapsed().as_secs_f64();
+            let (outcome, response) = match stop {
+                Stopped::TimedOut => {
+                    tracing::warn!(timeout = ?state.limits.timeout, "request timed out");
+                    let message = format!(
+                        "the request ran longer than {} s and was stopped; a change it had not committed yet was rolled back",
+                        state.limits.timeout.as_secs_f64()
+                    );
+                    let extensions =
+                        serde_json::json!({ "code": policy::QUERY_LIMIT, "limit": "timeout" });
+                    ("timeout", error_response(media, true, &message, extensions))
+                }
+                Stopped::Panicked => {
+                    // The panic hook logged the cause, under this request's span.
+                    let extensions =
+                        serde_json::json!({ "code": "INTERNAL", "requestId": request_id });
+                    let mut response = error_response(
+                        media,
+                        false,
+                        "internal error; the cause is in the server log",
+                        extensions,
+                    );
+                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    ("internal", response)
+                }
+            };
+            for op in &operations {
+                crate::metrics::record_operation(op, outcome, elapsed);
+            }
+            return response;
         }
-        tokio::time::timeout(state.limits.timeout, state.schema.execute_batch(batch))
-            .await
-            .map_err(drop)
-    };
-    let Ok(mut response) = run.await else {
-        tracing::warn!(timeout = ?state.limits.timeout, "request timed out");
-        for op in &operations {
-            crate::metrics::record_operation(op, "timeout", started.elapsed().as_secs_f64());
-        }
-        return limit_error(
-            media,
-            "timeout",
-            &format!(
-                "the request ran longer than {} s and was stopped; a change it had not committed yet was rolled back",
-                state.limits.timeout.as_secs_f64()
-            ),
-        );
     };
     let elapsed = started.elapsed().as_secs_f64();
     match &mut response {
         BatchResponse::Single(r) => {
-            shape_errors(r, &state.limits, &request_id);
+            shape_errors(r, &request_id);
             crate::metrics::record_operation(&operations[0], &outcome(r), elapsed);
         }
         BatchResponse::Batch(rs) => {
             for (r, op) in rs.iter_mut().zip(&operations) {
-                shape_errors(r, &state.limits, &request_id);
+                shape_errors(r, &request_id);
                 crate::metrics::record_operation(op, &outcome(r), elapsed);
             }
         }
@@ -415,6 +435,35 @@ async fn execute(
         .headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
     response
+}
+
+/// Why a request produced no GraphQL response.
+#[derive(Debug, PartialEq, Eq)]
+enum Stopped {
+    /// It ran past the request timeout and was dropped.
+    TimedOut,
+    /// It panicked; the panic hook has logged where.
+    Panicked,
+}
+
+/// Runs a request's future within `timeout`, turning a panic into
+/// [`Stopped::Panicked`] so the client still gets an answer. A zero budget
+/// stops the request before it runs, whatever the timer's granularity.
+async fn run_guarded<T>(
+    timeout: std::time::Duration,
+    run: impl Future<Output = T>,
+) -> Result<T, Stopped> {
+    use futures_util::FutureExt;
+    if timeout.is_zero() {
+        return Err(Stopped::TimedOut);
+    }
+    // Nothing the future borrows is looked at again after a panic.
+    let guarded = std::panic::AssertUnwindSafe(run).catch_unwind();
+    match tokio::time::timeout(timeout, guarded).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(_panic)) => Err(Stopped::Panicked),
+        Err(_elapsed) => Err(Stopped::TimedOut),
+    }
 }
 
 /// `GET /graphql?query=…`: queries only.
@@ -453,9 +502,13 @@ pub async fn get(
         Ok(r) => r,
         Err((field, message)) => return request_error(media, field, &message, false),
     };
-    let writes = async_graphql::parser::parse_query(&request.query)
+    let mut request = request;
+    let (variables, operation_name) = (request.variables.clone(), request.operation_name.clone());
+    // A document over its budget or one that does not parse is reported by
+    // `execute`, with its code.
+    let writes = policy::parse(&state.limits, &mut request)
         .ok()
-        .and_then(|doc| check_operation(&request, &doc))
+        .and_then(|doc| check_operation(operation_name.as_deref(), &variables, doc))
         .is_some_and(|c| c.writes);
     if writes {
         let mut response = refuse(
@@ -533,4 +586,34 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         }
     };
     execute(&state, &headers, media, batch).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer qt_1"), Some("qt_1"));
+        assert_eq!(bearer_token("bearer qt_1"), Some("qt_1"));
+        assert_eq!(bearer_token("BEARER  qt_1 "), Some("qt_1"));
+        assert_eq!(bearer_token("Basic qt_1"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("qt_1"), None);
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_request_becomes_a_stop_not_a_dropped_connection() {
+        let outcome = run_guarded(std::time::Duration::from_secs(5), async {
+            let offsets: Vec<u64> = Vec::new();
+            // Indexing past the end panics, as any bug in a resolver might.
+            offsets[usize::from(offsets.is_empty())]
+        })
+        .await;
+        assert_eq!(outcome, Err(Stopped::Panicked));
+        let fine = run_guarded(std::time::Duration::from_secs(5), async { 7 }).await;
+        assert_eq!(fine, Ok(7));
+        let late = run_guarded(std::time::Duration::ZERO, async { 7 }).await;
+        assert_eq!(late, Err(Stopped::TimedOut));
+    }
 }

@@ -2,7 +2,6 @@
 //! router the server runs.
 
 pub mod graphql;
-pub mod limits;
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -18,12 +17,13 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sea_orm::DatabaseConnection;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
-pub use limits::Limits;
+pub use crate::graphql::limits::Limits;
 
 use crate::graphql::QuickSchema;
 
@@ -165,6 +165,17 @@ async fn record(request: Request, next: Next) -> Response {
     response
 }
 
+/// The answer to a request whose handler panicked (GraphQL requests catch
+/// their own panics and answer in GraphQL's shape; this covers the rest).
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "internal error; the cause is in the server log under this response's x-request-id",
+    )
+        .into_response()
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -211,6 +222,8 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
                 .unwrap_or_default();
             tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
         }))
+        // Below the request id, so a panic's answer still carries it.
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
     let origins: Vec<HeaderValue> = config

@@ -8,4 +8,5 @@ mod http;
 mod mutations;
 mod ops;
 mod properties;
+mod robustness;
 mod seed_job;

@@ -4,6 +4,7 @@
 //! queries only, and a POST must be JSON.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request, Variables};
@@ -15,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::AppState;
 use super::limits::{Limits, Refusal};
+use super::throttle::ClientIp;
 use crate::graphql::loaders::Loaders;
 use crate::service::token::{self, Editor};
 
@@ -278,9 +280,12 @@ fn outcome(response: &async_graphql::Response) -> String {
 /// The editor a request's `Authorization: Bearer <token>` names; a refusal
 /// (`UNAUTHENTICATED`, 401) when the header is malformed, or the token
 /// unknown or revoked, reads included, so a misconfigured client notices.
+/// An address that has spent its budget of failed checks gets 429 before
+/// its token is looked up.
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
     media: MediaType,
 ) -> Result<Option<Editor>, Response> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
@@ -306,7 +311,17 @@ async fn authenticate(
     else {
         return Err(refuse("the Authorization header must be `Bearer <token>`"));
     };
-    match token::authenticate(&state.db, secret).await {
+    let reservation = state
+        .begin_token_check(client)
+        .map_err(IntoResponse::into_response)?;
+    let found = token::authenticate(&state.db, secret).await;
+    // Only an unknown or revoked token is a failed attempt.
+    if let Some(reservation) = reservation
+        && !matches!(found, Ok(None))
+    {
+        reservation.give_back();
+    }
+    match found {
         Ok(Some(editor)) => Ok(Some(editor)),
         Ok(None) => Err(refuse(
             "the token is unknown or revoked: ask an admin for a new one",
@@ -322,10 +337,11 @@ async fn authenticate(
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
     media: MediaType,
     batch: BatchRequest,
 ) -> Response {
-    let editor = match authenticate(state, headers, media).await {
+    let editor = match authenticate(state, headers, client, media).await {
         Ok(editor) => editor,
         Err(refusal) => return refusal,
     };
@@ -420,6 +436,7 @@ async fn execute(
 /// `GET /graphql?query=…`: queries only.
 pub async fn get(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -467,11 +484,23 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, &headers, media, BatchRequest::Single(request)).await
+    execute(
+        &state,
+        &headers,
+        client,
+        media,
+        BatchRequest::Single(request),
+    )
+    .await
 }
 
 /// `POST /graphql` with a JSON body: one request or a batch (a JSON array).
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(media) = negotiate(&headers) else {
         return refuse(
             StatusCode::NOT_ACCEPTABLE,
@@ -532,5 +561,5 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             );
         }
     };
-    execute(&state, &headers, media, batch).await
+    execute(&state, &headers, client, media, batch).await
 }

@@ -46,8 +46,16 @@ async fn serve_puts_metrics_on_their_own_address_and_times_out_stalled_headers()
     let server = Server(
         Command::new(env!("CARGO_BIN_EXE_quicktakes"))
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .args(["--seeds", "no-seeds-here", "--header-read-timeout-ms", "300"])
-            .env("QUICKTAKES_METRICS_BIND", format!("127.0.0.1:{metrics_port}"))
+            .args([
+                "--seeds",
+                "no-seeds-here",
+                "--header-read-timeout-ms",
+                "300",
+            ])
+            .env(
+                "QUICKTAKES_METRICS_BIND",
+                format!("127.0.0.1:{metrics_port}"),
+            )
             .env("DATABASE_URL", &t.url)
             .current_dir(t.dir.path())
             .stderr(Stdio::null())

@@ -150,6 +150,36 @@ pub struct ServeArgs {
     /// Longest a request may run, in milliseconds.
     #[arg(long, env = "QUICKTAKES_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     pub request_timeout_ms: u64,
+    /// Address serving `GET /metrics` (Prometheus), kept off the public
+    /// address; metrics are not served without it.
+    #[arg(long, env = "QUICKTAKES_METRICS_BIND")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
+    /// Failed token checks per minute a client IP may make; past them its
+    /// requests with a token get 429 (0: no limit).
+    #[arg(
+        long,
+        env = "QUICKTAKES_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub auth_failures_per_minute: u32,
+    /// Milliseconds a client has to send a request's headers, from its first
+    /// byte (from connecting, for a connection's first request) (0: no limit).
+    #[arg(
+        long,
+        env = "QUICKTAKES_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds a keep-alive connection may wait for its next request (0: no limit).
+    #[arg(long, env = "QUICKTAKES_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+    /// Open connections one client IP may hold (0: no limit).
+    #[arg(
+        long,
+        env = "QUICKTAKES_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 64
+    )]
+    pub max_connections_per_address: usize,
 }
 
 impl ServeArgs {
@@ -168,6 +198,17 @@ impl ServeArgs {
             },
             cors_origins: self.cors_origins.clone(),
             rate_limit_per_minute: std::num::NonZeroU32::new(self.rate_limit_per_minute),
+            auth_failures_per_minute: std::num::NonZeroU32::new(self.auth_failures_per_minute),
+        }
+    }
+
+    /// The connection limits these flags describe.
+    pub fn connection_limits(&self) -> crate::http::listener::ConnectionLimits {
+        let millis = |ms: u64| (ms > 0).then(|| std::time::Duration::from_millis(ms));
+        crate::http::listener::ConnectionLimits {
+            header_read_timeout: millis(self.header_read_timeout_ms),
+            idle_timeout: millis(self.idle_timeout_ms),
+            max_per_address: std::num::NonZeroUsize::new(self.max_connections_per_address),
         }
     }
 }

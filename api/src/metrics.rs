@@ -96,3 +96,8 @@ fn pool_state(db: &DatabaseConnection) -> (u32, usize) {
         }
     }
 }
+
+/// Counts a connection refused for its address's connection cap.
+pub fn record_connection_refused() {
+    metrics::counter!("quicktakes_http_connections_refused_total").increment(1);
+}

@@ -3,13 +3,17 @@
 
 use std::net::SocketAddr;
 
+use axum::Router;
 use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::config::ServeArgs;
 use crate::db::migrate_up;
 use crate::error::{Error, Result};
 use crate::graphql::build_schema;
-use crate::http::{AppState, app};
+use crate::http::listener::{self, ConnectionLimits};
+use crate::http::{AppState, app, metrics_app};
 use crate::progress::Progress;
 use crate::seed::import::{ImportOptions, article_count, import_corpus};
 
@@ -28,23 +32,60 @@ pub async fn serve(db: DatabaseConnection, args: &ServeArgs) -> Result<()> {
         }
         eprintln!("seeds: {}", report.summary());
     }
+    let metrics = metrics_app(db.clone());
     let config = args.http_config();
     let state = AppState::new(build_schema(db.clone(), &config.limits), db, &config);
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .map_err(|e| Error::Io {
-            path: bind.to_string(),
-            source: e,
-        })?;
+    let public = bind_to(bind).await?;
+    let metrics = match args.metrics_bind {
+        Some(addr) => Some((bind_to(addr).await?, metrics)),
+        None => None,
+    };
     eprintln!("quicktakes: GraphiQL at http://{bind}/graphiql");
-    let service = app(state, &config).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| Error::Io {
-            path: bind.to_string(),
-            source: e,
-        })
+    if let Some(addr) = args.metrics_bind {
+        eprintln!("quicktakes: metrics at http://{addr}/metrics");
+    }
+    serve_all(
+        (public, app(state, &config)),
+        metrics,
+        args.connection_limits(),
+    )
+    .await;
+    Ok(())
+}
+
+async fn bind_to(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| Error::Io {
+        path: addr.to_string(),
+        source: e,
+    })
+}
+
+/// Serves the public router and, when bound, the metrics router, until
+/// Ctrl-C or SIGTERM stops both.
+async fn serve_all(
+    public: (TcpListener, Router),
+    metrics: Option<(TcpListener, Router)>,
+    limits: ConnectionLimits,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop_tx.send_replace(true);
+    });
+    let stopped = |mut stop: watch::Receiver<bool>| async move {
+        // An error means the sender is gone: stop all the same.
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    let public = listener::serve(public.0, public.1, limits, stopped(stop_rx.clone()));
+    match metrics {
+        Some((metrics, router)) => {
+            tokio::join!(
+                public,
+                listener::serve(metrics, router, limits, stopped(stop_rx))
+            );
+        }
+        None => public.await,
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

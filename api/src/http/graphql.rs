@@ -4,6 +4,7 @@
 //! queries only, and a POST must be JSON.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request, Variables};
@@ -14,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::AppState;
+use super::throttle::ClientIp;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::policy;
 use crate::service::token::{self, Editor};
@@ -264,9 +266,12 @@ fn outcome(response: &async_graphql::Response) -> String {
 /// The editor a request's `Authorization: Bearer <token>` names; a refusal
 /// (`UNAUTHENTICATED`, 401) when the header is malformed, or the token
 /// unknown or revoked, reads included, so a misconfigured client notices.
+/// An address that has spent its budget of failed checks gets 429 before
+/// its token is looked up.
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
     media: MediaType,
 ) -> Result<Option<Editor>, Response> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
@@ -286,7 +291,17 @@ async fn authenticate(
     let Some(secret) = value.to_str().ok().and_then(bearer_token) else {
         return Err(refuse("the Authorization header must be `Bearer <token>`"));
     };
-    match token::authenticate(&state.db, secret).await {
+    let reservation = state
+        .begin_token_check(client)
+        .map_err(IntoResponse::into_response)?;
+    let found = token::authenticate(&state.db, secret).await;
+    // Only an unknown or revoked token is a failed attempt.
+    if let Some(reservation) = reservation
+        && !matches!(found, Ok(None))
+    {
+        reservation.give_back();
+    }
+    match found {
         Ok(Some(editor)) => Ok(Some(editor)),
         Ok(None) => Err(refuse(
             "the token is unknown or revoked: ask an admin for a new one",
@@ -333,10 +348,11 @@ fn request_id(headers: &HeaderMap) -> String {
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
     media: MediaType,
     mut batch: BatchRequest,
 ) -> Response {
-    let editor = match authenticate(state, headers, media).await {
+    let editor = match authenticate(state, headers, client, media).await {
         Ok(editor) => editor,
         Err(refusal) => return refusal,
     };
@@ -469,6 +485,7 @@ async fn run_guarded<T>(
 /// `GET /graphql?query=…`: queries only.
 pub async fn get(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -520,11 +537,23 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, &headers, media, BatchRequest::Single(request)).await
+    execute(
+        &state,
+        &headers,
+        client,
+        media,
+        BatchRequest::Single(request),
+    )
+    .await
 }
 
 /// `POST /graphql` with a JSON body: one request or a batch (a JSON array).
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(media) = negotiate(&headers) else {
         return refuse(
             StatusCode::NOT_ACCEPTABLE,
@@ -585,7 +614,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             );
         }
     };
-    execute(&state, &headers, media, batch).await
+    execute(&state, &headers, client, media, batch).await
 }
 
 #[cfg(test)]

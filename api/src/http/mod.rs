@@ -2,19 +2,22 @@
 //! router the server runs.
 
 pub mod graphql;
+pub mod listener;
+pub mod throttle;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sea_orm::DatabaseConnection;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -24,6 +27,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use crate::graphql::limits::Limits;
+use throttle::{FailureBudget, Reservation, TooManyFailures};
 
 use crate::graphql::QuickSchema;
 
@@ -41,6 +45,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Requests per minute an anonymous client IP may make; `None` is no limit.
     pub rate_limit_per_minute: Option<NonZeroU32>,
+    /// Failed token checks per minute a client IP may make; `None` is no limit.
+    pub auth_failures_per_minute: Option<NonZeroU32>,
 }
 
 /// Largest request body accepted (a bigger one gets 413).
@@ -68,6 +74,8 @@ pub struct AppState {
     sdl: Arc<String>,
     /// Per-IP limiter for anonymous requests.
     limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    /// Per-IP budget of failed token checks.
+    auth_failures: Option<Arc<FailureBudget>>,
 }
 
 impl AppState {
@@ -83,7 +91,23 @@ impl AppState {
             limiter: config
                 .rate_limit_per_minute
                 .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
+            auth_failures: config
+                .auth_failures_per_minute
+                .map(|n| Arc::new(FailureBudget::per_minute(n))),
         }
+    }
+
+    /// Reserves a failed token check for `client` before its token is looked
+    /// up; refused when the address has spent its budget. Give the
+    /// reservation back unless the token turned out unknown or revoked.
+    pub(crate) fn begin_token_check(
+        &self,
+        client: Option<IpAddr>,
+    ) -> Result<Option<Reservation>, TooManyFailures> {
+        let (Some(budget), Some(ip)) = (&self.auth_failures, client) else {
+            return Ok(None);
+        };
+        budget.reserve(ip).map(Some).map_err(TooManyFailures)
     }
 }
 
@@ -120,31 +144,20 @@ async fn schema_sdl(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn prometheus(State(state): State<AppState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        crate::metrics::render(&state.db),
-    )
-        .into_response()
-}
-
-/// Refuses anonymous clients over their per-IP quota (429); requests that
-/// carry a token, and requests without a peer address (tests), pass.
+/// Refuses anonymous clients over their per-IP quota (429, `Retry-After`
+/// when the next request is let in); requests that carry a token (limited
+/// by [`AppState::begin_token_check`] instead), and requests without a peer
+/// address (an in-process router), pass.
 async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if let Some(limiter) = &state.limiter
         && !request.headers().contains_key(header::AUTHORIZATION)
-        && let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
-        && limiter.check_key(&peer.ip()).is_err()
+        && let Some(ip) = throttle::client_ip(request.extensions())
+        && let Err(not_until) = limiter.check_key(&ip)
     {
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, "60")],
+        return throttle::too_many_requests(
+            not_until.wait_time_from(limiter.clock().now()),
             "too many requests from this address; slow down or use an editor token",
-        )
-            .into_response();
+        );
     }
     next.run(request).await
 }
@@ -180,30 +193,52 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Longest `/readyz` waits for the database: a probe must get an answer
+/// well within its own timeout, even while the pool has no free connection.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(1);
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(err) => {
+    let unready = |why: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            why.to_owned(),
+        )
+            .into_response()
+    };
+    match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+            unready("database unreachable")
+        }
+        Err(_) => {
+            tracing::warn!(timeout = ?READY_TIMEOUT, "readiness check: database did not answer");
+            unready(&format!(
+                "database did not answer within {} s (unreachable, or no free connection in the pool)",
+                READY_TIMEOUT.as_secs_f64()
+            ))
         }
     }
 }
 
-/// The router: GraphQL, the playground, the SDL, metrics and health checks,
-/// with request ids, tracing, CORS and the anonymous rate limit.
+/// The router: GraphQL, the playground, the SDL and health checks, with
+/// request ids, tracing, CORS, and the anonymous rate limit on GraphQL
+/// alone (a flood must not take health checks or the playground down).
 pub fn app(state: AppState, config: &HttpConfig) -> Router {
     crate::metrics::install();
-    let mut router = Router::new()
-        .route("/", get(|| async { Redirect::temporary("/graphiql") }))
+    let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route_service(
             "/graphql/ws",
             async_graphql_axum::GraphQLSubscription::new(state.schema.clone()),
         )
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+    let mut router = Router::new()
+        .merge(graphql)
+        .route("/", get(|| async { Redirect::temporary("/graphiql") }))
         .route("/graphiql", get(graphiql))
         .route("/schema.graphql", get(schema_sdl))
-        .route("/metrics", get(prometheus))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     if let Some(dir) = &config.graphiql_assets {
@@ -211,7 +246,6 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
     }
     let request_id = HeaderName::from_static(REQUEST_ID);
     let mut router = router
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn(record))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -241,4 +275,25 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
         );
     }
     router.with_state(state)
+}
+
+/// The metrics router, for the separate `--metrics-bind` address only:
+/// metrics name operations and show load, which is not the public's
+/// business, and both token roles can edit, so a token is no guard.
+pub fn metrics_app(db: DatabaseConnection) -> Router {
+    crate::metrics::install();
+    Router::new()
+        .route("/metrics", get(prometheus))
+        .with_state(db)
+}
+
+async fn prometheus(State(db): State<DatabaseConnection>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(&db),
+    )
+        .into_response()
 }

@@ -1,5 +1,5 @@
-//! Operations: request ids, masked internal errors, metrics, CORS and the
-//! anonymous rate limit.
+//! Operations: request ids, masked internal errors, metrics, CORS, the
+//! anonymous and failed-token rate limits, and readiness.
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -69,9 +69,25 @@ async fn metrics_count_operations_outcomes_latency_and_the_pool() {
         .gql("query MetricsBad { article { id } }", json!({}))
         .await;
     assert_eq!(error_code(&bad), "BAD_USER_INPUT");
-    let r = app.get("/metrics").await;
-    assert_eq!(r.status, StatusCode::OK);
-    let text = r.text();
+    assert_eq!(
+        app.get("/metrics").await.status,
+        StatusCode::NOT_FOUND,
+        "not on the public address"
+    );
+    let metrics = quicktakes::http::metrics_app(app.t.db.clone());
+    let response = tower::ServiceExt::oneshot(
+        metrics,
+        Request::get("/metrics")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+    .expect("the metrics router answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let text = String::from_utf8_lossy(&body).into_owned();
     assert!(
         text.contains(
             "quicktakes_graphql_requests_total{operation=\"MetricsProbe\",outcome=\"ok\"}"
@@ -143,45 +159,151 @@ async fn cors_allows_only_listed_origins() {
     assert_eq!(r.header("access-control-allow-origin"), "");
 }
 
+/// A request from `ip`, as the server hands it to the router.
+fn from(ip: [u8; 4], request: axum::http::request::Builder) -> Request<Body> {
+    let mut request = request.body(Body::empty()).expect("request");
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(std::net::SocketAddr::from((ip, 40000))));
+    request
+}
+
+/// `GET /graphql?query={__typename}`, with `Authorization: Bearer <token>` when given.
+fn typename(token: Option<&str>) -> axum::http::request::Builder {
+    let request = Request::get("/graphql?query=%7B__typename%7D");
+    match token {
+        Some(t) => request.header("authorization", format!("Bearer {t}")),
+        None => request,
+    }
+}
+
+/// The `Retry-After` seconds of a 429.
+fn retry_after(r: &quicktakes_tests::TestResponse) -> u64 {
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+    r.header("retry-after").parse().unwrap_or_else(|_| {
+        panic!(
+            "Retry-After in whole seconds: {:?}",
+            r.header("retry-after")
+        )
+    })
+}
+
 #[tokio::test]
-async fn anonymous_clients_are_rate_limited_per_ip() {
+async fn anonymous_graphql_is_rate_limited_per_ip_and_operations_endpoints_are_not() {
     let config = HttpConfig {
         rate_limit_per_minute: std::num::NonZeroU32::new(2),
         ..Default::default()
     };
     let app = TestApp::with_config(config).await;
-    let from = |ip: [u8; 4], token: Option<&str>| {
-        let mut request = Request::get("/healthz");
-        if let Some(t) = token {
-            request = request.header("authorization", format!("Bearer {t}"));
-        }
-        let mut request = request.body(Body::empty()).expect("request");
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(std::net::SocketAddr::from((ip, 40000))));
-        request
+    let token = app
+        .token("limits", quicktakes::service::token::Role::Editor)
+        .await;
+    for _ in 0..2 {
+        let r = app.send(from([10, 0, 0, 1], typename(None))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    let r = app.send(from([10, 0, 0, 1], typename(None))).await;
+    // Two a minute: the next one is let in 30 s after the first.
+    let wait = retry_after(&r);
+    assert!((28..=30).contains(&wait), "Retry-After {wait}");
+    let r = app
+        .send(from([10, 0, 0, 1], Request::get("/graphql/ws")))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "subscriptions count too"
+    );
+
+    for path in ["/healthz", "/readyz", "/graphiql", "/schema.graphql"] {
+        let r = app.send(from([10, 0, 0, 1], Request::get(path))).await;
+        assert_eq!(r.status, StatusCode::OK, "{path} is exempt: {}", r.text());
+    }
+    let r = app.send(from([10, 0, 0, 1], Request::get("/"))).await;
+    assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT, "/ is exempt");
+
+    let r = app.send(from([10, 0, 0, 2], typename(None))).await;
+    assert_eq!(r.status, StatusCode::OK, "per IP");
+    for _ in 0..5 {
+        let r = app.send(from([10, 0, 0, 1], typename(Some(&token)))).await;
+        assert_eq!(r.status, StatusCode::OK, "editors are not limited");
+        assert_eq!(r.json()["data"]["__typename"], "Query");
+    }
+}
+
+#[tokio::test]
+async fn failed_token_checks_are_limited_per_address_before_the_lookup() {
+    let config = HttpConfig {
+        auth_failures_per_minute: std::num::NonZeroU32::new(3),
+        ..Default::default()
     };
+    let app = TestApp::with_config(config).await;
+    let token = app
+        .token("victim", quicktakes::service::token::Role::Editor)
+        .await;
+    for _ in 0..10 {
+        let r = app.send(from([10, 0, 0, 3], typename(Some(&token)))).await;
+        assert_eq!(r.status, StatusCode::OK, "valid tokens cost nothing");
+    }
+    for guess in 0..3 {
+        let r = app
+            .send(from(
+                [10, 0, 0, 1],
+                typename(Some(&format!("qt_guess{guess}"))),
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+        assert_eq!(error_code(&r.json()), "UNAUTHENTICATED");
+    }
+    let before = app.statements();
+    let r = app
+        .send(from([10, 0, 0, 1], typename(Some("qt_guess3"))))
+        .await;
+    // Three a minute: the next guess is let in 20 s after the first.
+    let wait = retry_after(&r);
+    assert!((18..=20).contains(&wait), "Retry-After {wait}");
+    assert!(r.text().contains("failed token checks"), "{}", r.text());
+    assert_eq!(app.statements(), before, "refused before the lookup");
+    let r = app.send(from([10, 0, 0, 1], typename(Some(&token)))).await;
     assert_eq!(
-        app.send(from([10, 0, 0, 1], None)).await.status,
-        StatusCode::OK
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "an address over its budget cannot tell good tokens from bad"
     );
+
+    let r = app.send(from([10, 0, 0, 2], typename(Some(&token)))).await;
+    assert_eq!(r.status, StatusCode::OK, "other addresses are not slowed");
+    assert_eq!(r.json()["data"]["__typename"], "Query");
+    let r = app
+        .send(from([10, 0, 0, 2], typename(Some("qt_bad"))))
+        .await;
     assert_eq!(
-        app.send(from([10, 0, 0, 1], None)).await.status,
-        StatusCode::OK
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "their budget is their own"
     );
-    let r = app.send(from([10, 0, 0, 1], None)).await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(r.header("retry-after"), "60");
-    assert_eq!(
-        app.send(from([10, 0, 0, 2], None)).await.status,
-        StatusCode::OK,
-        "per IP"
+}
+
+#[tokio::test]
+async fn readiness_answers_within_a_second_when_the_pool_has_no_connection() {
+    use sea_orm::TransactionTrait;
+    let t = quicktakes_tests::TestDb::with_options(|o| o.max_connections = 1).await;
+    let app = TestApp::over(t, HttpConfig::default());
+    assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
+    // The pool's only connection is taken; the pool would wait 10 s for it.
+    let held = app.t.db.begin().await.expect("take the connection");
+    let started = std::time::Instant::now();
+    let r = app.get("/readyz").await;
+    let took = started.elapsed();
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert!(
+        r.text().contains("did not answer within 1 s"),
+        "{}",
+        r.text()
     );
-    assert_eq!(
-        app.send(from([10, 0, 0, 1], Some("any"))).await.status,
-        StatusCode::OK,
-        "editors are not limited"
-    );
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    held.rollback().await.expect("give it back");
+    assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
 }
 
 /// A TCP proxy to PostgreSQL that can be cut and restored, to play a

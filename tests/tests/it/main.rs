@@ -8,4 +8,5 @@ mod http;
 mod mutations;
 mod ops;
 mod properties;
+mod races;
 mod seed_job;

@@ -619,3 +619,25 @@ async fn refuses_stray_line_breaks_in_front_matter() {
     let seed = seed_with("author: QuickTakes\n", "author: Quick\u{2028}Takes\n");
     refused("a.md", seed, "stray line break (U+2028)").await;
 }
+
+#[tokio::test]
+async fn import_notes_never_name_a_server_path() {
+    use entity::revision;
+    use sea_orm::EntityTrait;
+
+    let t = TestDb::new().await;
+    let root = t.path("corpus");
+    std::fs::create_dir_all(root.join("medicine")).expect("mkdir");
+    std::fs::write(root.join("medicine").join("a.md"), real_seed_text()).expect("write");
+    let absolute = root.canonicalize().expect("absolute path");
+    let out = run(&t, &["import", absolute.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let notes: Vec<Option<String>> = revision::Entity::find()
+        .all(&t.db)
+        .await
+        .expect("revisions")
+        .into_iter()
+        .map(|r| r.note)
+        .collect();
+    assert_eq!(notes, [Some("created from medicine/a.md".to_owned())]);
+}

@@ -13,6 +13,11 @@ pub fn bad_input(field: &str, message: impl Into<String>) -> async_graphql::Erro
     })
 }
 
+/// `FORBIDDEN`: the request may not see or do this; `message` says what it needs.
+pub fn forbidden(message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message.into()).extend_with(|_, e| e.set("code", "FORBIDDEN"))
+}
+
 impl ErrorExtensions for Error {
     fn extend(&self) -> async_graphql::Error {
         match self {

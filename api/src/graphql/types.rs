@@ -12,13 +12,14 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::error::{bad_input, loader_error};
+use super::error::{bad_input, forbidden, loader_error};
 use super::loaders::Loaders;
 use super::pagination::{PageArgs, PageInfo, cursor, page_info};
 use crate::error::Error;
 use crate::render;
 use crate::service::listing::{self, ArticleFilter, ArticleOrder};
 use crate::service::revision::FieldChange as StoredChange;
+use crate::service::token::Editor;
 
 /// An ISO 8601 calendar date, e.g. `2024-12-11`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +227,8 @@ impl Article {
         self.0.updated_at
     }
 
-    /// The revision history, newest first.
+    /// The revision history, newest first. Editors only: it names editors
+    /// and keeps removed text, so a request without a token gets `FORBIDDEN`.
     #[graphql(complexity = "super::pagination::weight(first, None) * child_complexity")]
     async fn revisions(
         &self,
@@ -234,6 +236,11 @@ impl Article {
         #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
         #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
     ) -> Result<RevisionConnection> {
+        if ctx.data_opt::<Editor>().is_none() {
+            return Err(forbidden(
+                "the revision history is for editors: send an editor or admin token as `Authorization: Bearer <token>`",
+            ));
+        }
         let db = database(ctx)?;
         let args = PageArgs {
             first,

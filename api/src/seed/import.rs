@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use entity::{article, article_link, revision as revision_entity};
 use rayon::prelude::*;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QuerySelect, sea_query::OnConflict,
 };
 
 use super::parse::{ParsedSeed, parse_seed};
@@ -24,6 +25,8 @@ use crate::service::article::{
     Change, DerivedText, ImportedSource, StoredArticle, link_rows, load_many, set_values,
     wanted_subjects, write_change,
 };
+use crate::service::edit::lock_rows;
+use crate::service::pause::{self, Pause};
 use crate::service::revision::{IMPORT_EDITOR, revision_row};
 use crate::service::subject::ensure_subjects;
 
@@ -171,6 +174,10 @@ impl ImportReport {
 /// A read and parsed file.
 struct Loaded {
     path: String,
+    /// The path relative to the folder it was found in (the file name when
+    /// the file itself was given): what revision notes name, so no server
+    /// path reaches the history.
+    name: String,
     text: String,
     hash: String,
     seed: ParsedSeed,
@@ -179,13 +186,33 @@ struct Loaded {
     derived: Option<DerivedText>,
 }
 
-/// Expands the given paths into seed files, sorted, each once.
-fn collect_files(paths: &[PathBuf], problems: &mut Vec<FileProblem>) -> Vec<PathBuf> {
+/// `path` relative to `root`, `/`-separated; the file name when `path` is `root`.
+fn relative_name(root: &Path, path: &Path) -> String {
+    let parts: Vec<String> = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    if parts.is_empty() {
+        path.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    } else {
+        parts.join("/")
+    }
+}
+
+/// Expands the given paths into seed files, sorted, each once, each with
+/// its name relative to the path it was found under.
+fn collect_files(paths: &[PathBuf], problems: &mut Vec<FileProblem>) -> Vec<(PathBuf, String)> {
     let mut files = Vec::new();
     let mut seen = HashSet::new();
     for path in paths {
         if path.is_dir() {
-            let found: Vec<PathBuf> = walkdir::WalkDir::new(path)
+            let found: Vec<(PathBuf, String)> = walkdir::WalkDir::new(path)
                 .sort_by_file_name()
                 .into_iter()
                 .filter_map(|e| match e {
@@ -201,6 +228,10 @@ fn collect_files(paths: &[PathBuf], problems: &mut Vec<FileProblem>) -> Vec<Path
                 .filter(|e| e.file_type().is_file())
                 .map(walkdir::DirEntry::into_path)
                 .filter(|p| p.extension().is_some_and(|x| x == "md"))
+                .map(|p| {
+                    let name = relative_name(path, &p);
+                    (p, name)
+                })
                 .collect();
             if found.is_empty() {
                 problems.push(FileProblem::new(
@@ -210,12 +241,12 @@ fn collect_files(paths: &[PathBuf], problems: &mut Vec<FileProblem>) -> Vec<Path
             }
             files.extend(found);
         } else if path.exists() {
-            files.push(path.clone());
+            files.push((path.clone(), relative_name(path, path)));
         } else {
             problems.push(FileProblem::new(path, "no such file or folder"));
         }
     }
-    files.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
+    files.retain(|(p, _)| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
     files
 }
 
@@ -227,7 +258,7 @@ fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-fn load_file(path: &Path) -> std::result::Result<Loaded, Vec<FileProblem>> {
+fn load_file(path: &Path, name: &str) -> std::result::Result<Loaded, Vec<FileProblem>> {
     let fail = |m: String| vec![FileProblem::new(path, m)];
     let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     if meta.len() > MAX_FILE_BYTES {
@@ -261,6 +292,7 @@ fn load_file(path: &Path) -> std::result::Result<Loaded, Vec<FileProblem>> {
     })?;
     Ok(Loaded {
         path: path.display().to_string(),
+        name: name.to_owned(),
         text,
         hash,
         seed,
@@ -307,6 +339,7 @@ fn check_duplicates(loaded: &[Loaded]) -> HashMap<usize, Vec<FileProblem>> {
 }
 
 /// The columns of an article the planner needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Existing {
     slug: String,
     url: String,
@@ -317,7 +350,7 @@ struct Existing {
     deleted: bool,
 }
 
-async fn existing_articles(db: &DatabaseConnection) -> Result<HashMap<i64, Existing>> {
+async fn existing_articles(db: &impl ConnectionTrait) -> Result<HashMap<i64, Existing>> {
     type Row = (
         i64,
         String,
@@ -390,13 +423,32 @@ fn classify(file: &Loaded, existing: Option<&Existing>, force: bool) -> Action {
     }
 }
 
-/// A written file may not take a slug, url or file name another article keeps.
-fn check_taken(
-    loaded: &[Loaded],
+/// Whether an action writes the file to the database.
+fn writes(action: &Action) -> bool {
+    matches!(action, Action::Create | Action::Update | Action::Force(_))
+}
+
+/// A slug, url or file name a written file would take from another article.
+struct Taken<'a> {
+    /// Index of the file.
+    index: usize,
+    /// `slug`, `url` or `file_name`.
+    what: &'static str,
+    /// The seed key whose line the problem points at.
+    key: &'static str,
+    /// The value.
+    value: &'a str,
+    /// The article that keeps it.
+    other: i64,
+}
+
+/// Finds every slug, url or file name a written file would take from an
+/// article that keeps it (one the plan does not write).
+fn find_taken<'a>(
+    loaded: &'a [Loaded],
     plan: &[Action],
-    existing: &HashMap<i64, Existing>,
-) -> HashMap<usize, Vec<FileProblem>> {
-    let writes = |a: &Action| matches!(a, Action::Create | Action::Update | Action::Force(_));
+    existing: &'a HashMap<i64, Existing>,
+) -> Vec<Taken<'a>> {
     let written: HashSet<i64> = loaded
         .iter()
         .zip(plan)
@@ -409,8 +461,8 @@ fn check_taken(
         kept.insert(("url", &e.url), *id);
         kept.insert(("file_name", &e.file_name), *id);
     }
-    let mut problems: HashMap<usize, Vec<FileProblem>> = HashMap::new();
-    for (i, (l, a)) in loaded.iter().zip(plan).enumerate() {
+    let mut taken = Vec::new();
+    for (index, (l, a)) in loaded.iter().zip(plan).enumerate() {
         if !writes(a) {
             continue;
         }
@@ -420,20 +472,52 @@ fn check_taken(
             ("url", "url", &f.url),
             ("file_name", "file_name", &f.file_name),
         ] {
-            if let Some(other) = kept.get(&(what, value.as_str())) {
-                let line = l.seed.key_lines.get(key).copied();
-                problems.entry(i).or_default().push(FileProblem {
-                    path: l.path.clone(),
-                    line,
-                    col: line.map(|_| 1),
-                    message: format!(
-                        "{what} `{value}` is already used by article {other} in the database; change it here or edit that article"
-                    ),
+            if let Some(&other) = kept.get(&(what, value.as_str())) {
+                taken.push(Taken {
+                    index,
+                    what,
+                    key,
+                    value,
+                    other,
                 });
             }
         }
     }
+    taken
+}
+
+/// A written file may not take a slug, url or file name another article keeps.
+fn check_taken(
+    loaded: &[Loaded],
+    plan: &[Action],
+    existing: &HashMap<i64, Existing>,
+) -> HashMap<usize, Vec<FileProblem>> {
+    let mut problems: HashMap<usize, Vec<FileProblem>> = HashMap::new();
+    for t in find_taken(loaded, plan, existing) {
+        let l = &loaded[t.index];
+        let line = l.seed.key_lines.get(t.key).copied();
+        problems.entry(t.index).or_default().push(FileProblem {
+            path: l.path.clone(),
+            line,
+            col: line.map(|_| 1),
+            message: format!(
+                "{} `{}` is already used by article {} in the database; change it here or edit that article",
+                t.what, t.value, t.other
+            ),
+        });
+    }
     problems
+}
+
+/// Test-only pause points of an import (see [`import_corpus_paused`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Default)]
+pub struct ImportPauses {
+    /// After the plan is made, before the write transaction begins.
+    pub after_planning: Option<Pause>,
+    /// Inside the write transaction, after the plan was verified and
+    /// before anything is written.
+    pub after_verifying: Option<Pause>,
 }
 
 /// Imports seed files: see the module documentation for the rules.
@@ -441,6 +525,17 @@ pub async fn import_corpus(
     db: &DatabaseConnection,
     options: &ImportOptions,
     progress: &Progress,
+) -> Result<ImportReport> {
+    import_corpus_paused(db, options, progress, &ImportPauses::default()).await
+}
+
+/// [`import_corpus`] with a test's pause points.
+#[doc(hidden)]
+pub async fn import_corpus_paused(
+    db: &DatabaseConnection,
+    options: &ImportOptions,
+    progress: &Progress,
+    pauses: &ImportPauses,
 ) -> Result<ImportReport> {
     let mut report = ImportReport::default();
     let files = collect_files(&options.paths, &mut report.problems);
@@ -450,8 +545,8 @@ pub async fn import_corpus(
     // CPU-bound and short: parsed on every core, right here.
     let results: Vec<std::result::Result<Loaded, Vec<FileProblem>>> = files
         .par_iter()
-        .map(|p| {
-            let r = load_file(p);
+        .map(|(p, name)| {
+            let r = load_file(p, name);
             progress.advance(1);
             r
         })
@@ -491,15 +586,7 @@ pub async fn import_corpus(
         .zip(plan)
         .filter(|(l, _)| !invalid.contains(&l.path))
         .unzip();
-    report.plan = valid
-        .iter()
-        .zip(&actions)
-        .map(|(l, a)| PlannedFile {
-            path: l.path.clone(),
-            id: l.seed.fields.id,
-            action: a.clone(),
-        })
-        .collect();
+    report.plan = planned_files(&valid, &actions);
 
     if options.dry_run || (report.invalid_files > 0 && !options.skip_invalid) {
         return Ok(report);
@@ -512,7 +599,9 @@ pub async fn import_corpus(
         .zip(&actions)
         .filter(|(_, a)| **a == Action::Create)
         .for_each(|(l, _)| l.derived = Some(DerivedText::of(&l.seed.fields.answer)));
-    write_plan(db, &valid, &actions, progress).await?;
+    pause::at(pauses.after_planning.as_ref()).await;
+    let actions = write_plan(db, &valid, actions, &existing, progress, pauses).await?;
+    report.plan = planned_files(&valid, &actions);
     report.written = true;
     crate::metrics::record_import("created", report.created());
     crate::metrics::record_import("updated", report.updated());
@@ -522,34 +611,137 @@ pub async fn import_corpus(
     Ok(report)
 }
 
-/// Writes the creates and updates of a plan in one transaction.
+fn planned_files(files: &[Loaded], actions: &[Action]) -> Vec<PlannedFile> {
+    files
+        .iter()
+        .zip(actions)
+        .map(|(l, a)| PlannedFile {
+            path: l.path.clone(),
+            id: l.seed.fields.id,
+            action: a.clone(),
+        })
+        .collect()
+}
+
+/// Why an article planned from `planned` may no longer be written now that
+/// it is `now`: someone changed, created or removed it since it was read.
+/// (The command line goes on: `, and the file changed; left as it is`; a
+/// rerun plans against what is there now.)
+fn moved_since_planning(planned: Option<&Existing>, now: Option<&Existing>) -> Option<String> {
+    match (planned, now) {
+        (None, None) => None,
+        (None, Some(n)) => Some(format!(
+            "an article with this id was created while this import ran (version {})",
+            n.version
+        )),
+        (Some(_), None) => Some("the article was removed while this import ran".to_owned()),
+        (Some(p), Some(n)) if p.version != n.version => Some(format!(
+            "the article was edited while this import ran (version {}, planned at version {})",
+            n.version, p.version
+        )),
+        // Same version, other source: another import recorded its file.
+        (Some(p), Some(n)) if p != n => Some(
+            "another import recorded its file for the article while this import ran".to_owned(),
+        ),
+        (Some(_), Some(_)) => None,
+    }
+}
+
+/// Checks the plan against the database inside the write transaction `txn`
+/// and turns every write whose article changed since planning into a
+/// conflict. The rows written are locked first (see [`lock_rows`]), so what
+/// is verified stays so until the commit; the plan was made from a read
+/// outside the transaction, which an editor's save may have overtaken.
+async fn verify_plan(
+    txn: &DatabaseTransaction,
+    files: &[Loaded],
+    mut actions: Vec<Action>,
+    planned: &HashMap<i64, Existing>,
+) -> Result<Vec<Action>> {
+    // The rows to overwrite; a row created meanwhile is left alone, so it
+    // needs no lock.
+    let mut ids: Vec<i64> = files
+        .iter()
+        .zip(&actions)
+        .filter(|(l, a)| writes(a) && planned.contains_key(&l.seed.fields.id))
+        .map(|(l, _)| l.seed.fields.id)
+        .collect();
+    ids.sort_unstable();
+    lock_rows(txn, &ids).await?;
+    let now = existing_articles(txn).await?;
+    for (l, action) in files.iter().zip(actions.iter_mut()) {
+        let id = l.seed.fields.id;
+        if writes(action)
+            && let Some(reason) = moved_since_planning(planned.get(&id), now.get(&id))
+        {
+            *action = Action::Conflict(reason);
+        }
+    }
+    // A slug, url or file name another article took meanwhile. A file made a
+    // conflict leaves its article's slug, url and file name where they are,
+    // and another file of the plan may want them: so again until none is.
+    loop {
+        let taken: Vec<(usize, String)> = find_taken(files, &actions, &now)
+            .into_iter()
+            .map(|t| {
+                (
+                    t.index,
+                    format!(
+                        "its {} `{}` was taken by article {} while this import ran",
+                        t.what, t.value, t.other
+                    ),
+                )
+            })
+            .collect();
+        if taken.is_empty() {
+            return Ok(actions);
+        }
+        for (index, reason) in taken {
+            if writes(&actions[index]) {
+                actions[index] = Action::Conflict(reason);
+            }
+        }
+    }
+}
+
+/// Writes the creates and updates of a plan in one transaction, after
+/// verifying the plan inside it; returns the actions taken.
 async fn write_plan(
     db: &DatabaseConnection,
     files: &[Loaded],
-    actions: &[Action],
+    actions: Vec<Action>,
+    planned: &HashMap<i64, Existing>,
     progress: &Progress,
-) -> Result<()> {
+    pauses: &ImportPauses,
+) -> Result<Vec<Action>> {
+    if !actions.iter().any(writes) {
+        return Ok(actions);
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let mut actions = verify_plan(&txn, files, actions, planned).await?;
+    pause::at(pauses.after_verifying.as_ref()).await;
     let now = Utc::now();
-    let creates: Vec<&Loaded> = files
-        .iter()
-        .zip(actions)
-        .filter(|(_, a)| **a == Action::Create)
-        .map(|(l, _)| l)
+    let creates: Vec<usize> = (0..files.len())
+        .filter(|&i| actions[i] == Action::Create)
         .collect();
     let updates: Vec<&Loaded> = files
         .iter()
-        .zip(actions)
+        .zip(&actions)
         .filter(|(_, a)| matches!(a, Action::Update | Action::Force(_)))
         .map(|(l, _)| l)
         .collect();
     if creates.is_empty() && updates.is_empty() {
-        return Ok(());
+        txn.rollback().await?;
+        return Ok(actions);
     }
-    let txn = crate::db::begin_write(db).await?;
     // Articles' own subject names first, so they win over links' copies.
-    let mut wanted: Vec<(String, String)> = creates
-        .iter()
-        .chain(&updates)
+    let written = || {
+        creates
+            .iter()
+            .map(|&i| &files[i])
+            .chain(updates.iter().copied())
+    };
+    let mut wanted: Vec<(String, String)> = written()
         .map(|l| {
             (
                 l.seed.fields.subject_slug.clone(),
@@ -557,20 +749,45 @@ async fn write_plan(
             )
         })
         .collect();
-    wanted.extend(
-        creates
-            .iter()
-            .chain(&updates)
-            .flat_map(|l| wanted_subjects(&l.seed.fields).skip(1)),
-    );
+    wanted.extend(written().flat_map(|l| wanted_subjects(&l.seed.fields).skip(1)));
     let subject_ids = ensure_subjects(&txn, &wanted, now).await?;
 
     progress.phase("writing", (creates.len() + updates.len()) as u64);
+    // Updates first: a file that moves its article off a slug frees it for
+    // a new file of the same import.
+    let ids: Vec<i64> = updates.iter().map(|l| l.seed.fields.id).collect();
+    let stored: HashMap<i64, StoredArticle> = load_many(&txn, &ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.model.id, s))
+        .collect();
+    for l in updates {
+        let f = &l.seed.fields;
+        let current = stored
+            .get(&f.id)
+            .ok_or_else(|| Error::Internal(format!("article {} vanished during import", f.id)))?;
+        let source = ImportedSource {
+            text: l.text.clone(),
+            hash: l.hash.clone(),
+            path: l.path.clone(),
+        };
+        let note = format!("imported from {}", l.name);
+        let change = Change {
+            fields: f,
+            editor: IMPORT_EDITOR,
+            note: Some(&note),
+            source: Some(&source),
+            undelete: true,
+            now,
+        };
+        write_change(&txn, current, &change).await?;
+        progress.advance(1);
+    }
+
     for chunk in creates.chunks(INSERT_CHUNK) {
         let mut articles = Vec::with_capacity(chunk.len());
-        let mut links = Vec::new();
-        let mut revisions = Vec::with_capacity(chunk.len());
-        for l in chunk {
+        for &i in chunk {
+            let l = &files[i];
             let f = &l.seed.fields;
             let subject_id = *subject_ids
                 .get(&f.subject_slug)
@@ -597,13 +814,33 @@ async fn write_plan(
             };
             set_values(&mut am, f, subject_id, derived);
             articles.push(am);
+        }
+        // The rows are verified, but on PostgreSQL another transaction may
+        // still insert an id, slug, url or file name between the
+        // verification and this insert (a new row cannot be locked ahead).
+        // Such a file is skipped and reported, never an error.
+        let inserted: HashSet<i64> = article::Entity::insert_many(articles)
+            .on_conflict(OnConflict::new().do_nothing().to_owned())
+            .exec_with_returning_keys(&txn)
+            .await?
+            .into_iter()
+            .collect();
+        let mut links = Vec::new();
+        let mut revisions = Vec::with_capacity(chunk.len());
+        for &i in chunk {
+            let l = &files[i];
+            let f = &l.seed.fields;
+            if !inserted.contains(&f.id) {
+                actions[i] = Action::Conflict(
+                    "another article took its id, slug, url or file name while this import ran"
+                        .to_owned(),
+                );
+                continue;
+            }
             links.extend(link_rows(f.id, &f.related, &subject_ids)?);
-            let note = format!("created from {}", l.path);
+            let note = format!("created from {}", l.name);
             revisions.push(revision_row(f.id, 1, IMPORT_EDITOR, Some(&note), &[], now)?);
         }
-        article::Entity::insert_many(articles)
-            .exec_without_returning(&txn)
-            .await?;
         for links in links.chunks(INSERT_CHUNK * 4) {
             article_link::Entity::insert_many(links.to_vec())
                 .exec_without_returning(&txn)
@@ -614,38 +851,9 @@ async fn write_plan(
             .await?;
         progress.advance(chunk.len() as u64);
     }
-
-    let ids: Vec<i64> = updates.iter().map(|l| l.seed.fields.id).collect();
-    let stored: HashMap<i64, StoredArticle> = load_many(&txn, &ids)
-        .await?
-        .into_iter()
-        .map(|s| (s.model.id, s))
-        .collect();
-    for l in updates {
-        let f = &l.seed.fields;
-        let current = stored
-            .get(&f.id)
-            .ok_or_else(|| Error::Internal(format!("article {} vanished during import", f.id)))?;
-        let source = ImportedSource {
-            text: l.text.clone(),
-            hash: l.hash.clone(),
-            path: l.path.clone(),
-        };
-        let note = format!("imported from {}", l.path);
-        let change = Change {
-            fields: f,
-            editor: IMPORT_EDITOR,
-            note: Some(&note),
-            source: Some(&source),
-            undelete: true,
-            now,
-        };
-        write_change(&txn, current, &change).await?;
-        progress.advance(1);
-    }
     progress.finish();
     txn.commit().await?;
-    Ok(())
+    Ok(actions)
 }
 
 /// Only the ids in the database, for callers that need to know if it is empty.

@@ -8,19 +8,20 @@ use chrono::Utc;
 use entity::{article, revision as revision_entity, subject};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, Statement, Value as SqlValue,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, Value as SqlValue,
 };
 use serde_json::Value;
 
-use super::article::{Change, StoredArticle, load, write_change};
+use super::article::{Change, StoredArticle, with_links, write_change};
+use super::pause::{self, Pause};
 use super::revision::{self, FieldChange, field_values, set_field};
+use super::subject::subjects_by_id;
 use crate::db::begin_write;
 use crate::error::{Error, Result};
 use crate::fields::{ArticleFields, Link, article_url, validate};
 
-/// How often a change is retried when another writer overtook it between
-/// its read and its guarded write (PostgreSQL; SQLite writers queue instead).
-const RACE_RETRIES: usize = 5;
+/// Ids per locking `IN (…)` read.
+const LOCK_CHUNK: usize = 500;
 
 /// Why a change was refused: fields another editor changed since the
 /// version this one started from.
@@ -79,9 +80,42 @@ fn not_found(id: i64) -> Error {
     Error::NotFound(format!("no article with id {id}"))
 }
 
+/// Locks the rows of `ids` for the rest of the write transaction `txn`.
+///
+/// Every writer of an article row holds the row's lock (its `UPDATE` takes
+/// it) while it writes the row's revisions. So once a transaction holds the
+/// lock, the row and its revisions stay as read until it commits, and what
+/// it decides from them is still true when it writes. PostgreSQL needs this
+/// (`FOR UPDATE`: each READ COMMITTED statement sees every commit made
+/// before it); on SQLite the write transaction already holds the database's
+/// write lock (`BEGIN IMMEDIATE`) and sea-query emits no locking clause.
+pub async fn lock_rows(txn: &DatabaseTransaction, ids: &[i64]) -> Result<()> {
+    for chunk in ids.chunks(LOCK_CHUNK) {
+        article::Entity::find()
+            .select_only()
+            .column(article::Column::Id)
+            .filter(article::Column::Id.is_in(chunk.iter().copied()))
+            // Rows are locked in id order, so two lockers never wait on each other in a cycle.
+            .order_by_asc(article::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<i64>()
+            .all(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The live article `id`, its row locked for the rest of the transaction
+/// (see [`lock_rows`]): what a write decides on is what it overwrites.
 async fn live(txn: &DatabaseTransaction, id: i64) -> Result<StoredArticle> {
-    load(txn, id)
+    let rows = article::Entity::find_by_id(id)
+        .lock_exclusive()
+        .all(txn)
+        .await?;
+    let subjects = subjects_by_id(txn).await?;
+    with_links(txn, rows, &subjects)
         .await?
+        .pop()
         .filter(|s| !s.is_deleted())
         .ok_or_else(|| not_found(id))
 }
@@ -200,25 +234,21 @@ fn existing_version(field: &str, version: i32, stored: &StoredArticle) -> Result
     ))
 }
 
-/// Runs `attempt` in a write transaction, again when another writer
-/// overtook it (its guarded write found a newer version).
-async fn with_retries<T, F, Fut>(db: &DatabaseConnection, mut attempt: F) -> EditResult<T>
+/// Runs `attempt` in a write transaction and commits what it returns.
+///
+/// No retry: `attempt` locks the article row before it reads (see
+/// [`live`]), so no other writer can overtake it between its read and its
+/// guarded write; and a SQLite `BUSY` means the busy timeout was already
+/// waited out, so waiting it out again would only outlast the request.
+async fn in_write_txn<T, F, Fut>(db: &DatabaseConnection, attempt: F) -> EditResult<T>
 where
-    F: FnMut(DatabaseTransaction) -> Fut,
+    F: FnOnce(DatabaseTransaction) -> Fut,
     Fut: Future<Output = EditResult<(DatabaseTransaction, T)>>,
 {
-    let mut tries = 0;
-    loop {
-        let txn = begin_write(db).await?;
-        match attempt(txn).await {
-            Ok((txn, value)) => {
-                txn.commit().await?;
-                return Ok(value);
-            }
-            Err(EditError::Other(Error::Busy)) if tries < RACE_RETRIES => tries += 1,
-            Err(e) => return Err(e),
-        }
-    }
+    let txn = begin_write(db).await?;
+    let (txn, value) = attempt(txn).await?;
+    txn.commit().await?;
+    Ok(value)
 }
 
 /// Applies `submitted` to article `id` as a three-way merge against
@@ -233,8 +263,24 @@ pub async fn merge_edit(
     editor: &str,
     note: Option<&str>,
 ) -> EditResult<StoredArticle> {
-    with_retries(db, |txn| async move {
+    merge_edit_paused(db, id, expected, submitted, editor, note, None).await
+}
+
+/// [`merge_edit`] with a test's pause point between reading the article
+/// row and reading its later revisions.
+#[doc(hidden)]
+pub async fn merge_edit_paused(
+    db: &DatabaseConnection,
+    id: i64,
+    expected: i32,
+    submitted: &Submitted,
+    editor: &str,
+    note: Option<&str>,
+    after_row_read: Option<&Pause>,
+) -> EditResult<StoredArticle> {
+    in_write_txn(db, |txn| async move {
         let stored = live(&txn, id).await?;
+        pause::at(after_row_read).await;
         existing_version("expectedVersion", expected, &stored)?;
         let (at_expected, changed_since) = values_at(&txn, &stored, expected).await?;
         let before: HashMap<&str, Value> = field_values(&at_expected).into_iter().collect();
@@ -301,8 +347,7 @@ pub async fn apply(
     note: Option<&str>,
     apply: impl Fn(&mut ArticleFields),
 ) -> EditResult<StoredArticle> {
-    let apply = &apply;
-    with_retries(db, |txn| async move {
+    in_write_txn(db, |txn| async move {
         let stored = live(&txn, id).await?;
         let mut fields = stored.fields.clone();
         apply(&mut fields);

@@ -4,6 +4,8 @@
 pub mod article;
 pub mod edit;
 pub mod listing;
+#[doc(hidden)]
+pub mod pause;
 pub mod revision;
 pub mod search;
 pub mod subject;

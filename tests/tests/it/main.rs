@@ -9,5 +9,6 @@ mod http;
 mod mutations;
 mod ops;
 mod properties;
+mod races;
 mod robustness;
 mod seed_job;

@@ -190,14 +190,16 @@ async fn mutations_write_revisions_and_old_urls_keep_working() {
     assert_eq!(a["url"], "/learn/oncology/questions/hcc-imaging");
     assert_eq!(a["subject"]["slug"], "oncology");
     assert_eq!(a["author"], Value::Null);
-    let d = app
-        .data(
-            "{ a: article(url: \"/learn/medicine/questions/what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients\") { id }
-               b: article(slug: \"what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients\") { id
-                  revisions { totalCount nodes { version editor note changes { field before after } } } } }",
-            json!({}),
-        )
-        .await;
+    let r = as_editor(
+        app,
+        &e.editor,
+        "{ a: article(url: \"/learn/medicine/questions/what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients\") { id }
+           b: article(slug: \"what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients\") { id
+              revisions { totalCount nodes { version editor note changes { field before after } } } } }",
+        json!({}),
+    )
+    .await;
+    let d = ok(&r);
     assert_eq!(d["a"]["id"], ID);
     let revisions = &d["b"]["revisions"];
     assert_eq!(revisions["totalCount"], 2);
@@ -337,12 +339,14 @@ async fn two_hundred_concurrent_increments_add_exactly_two_hundred() {
         let r = task.await.expect("task");
         assert!(r.get("errors").is_none(), "{r}");
     }
-    let d = app
-        .data(
-            "{ article(id: \"118109\") { score version revisions { totalCount } } }",
-            json!({}),
-        )
-        .await;
+    let r = as_editor(
+        &app,
+        &e.editor,
+        "{ article(id: \"118109\") { score version revisions { totalCount } } }",
+        json!({}),
+    )
+    .await;
+    let d = ok(&r);
     assert_eq!(
         d["article"]["score"], 200.0,
         "an unscored article starts from 0"
@@ -607,4 +611,70 @@ async fn a_writer_that_cannot_get_the_sqlite_lock_gets_busy_and_nothing_is_lost(
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let r = app.gql_as(Some(&token), q, json!({})).await.json();
     assert_eq!(ok(&r)["setScore"]["score"], 5.0, "the retry goes through");
+}
+
+#[tokio::test]
+async fn revision_history_is_for_editors_only() {
+    let e = editors().await;
+    ok(&as_editor(
+        &e.app,
+        &e.editor,
+        "mutation { updateAnswer(id: \"118109\", answer: \"Alice's secret draft\", expectedVersion: 1, note: \"private note\") { version } }",
+        json!({}),
+    )
+    .await);
+    let history = "{ article(id: \"118109\") { title revisions { totalCount nodes { version editor note at changes { field before after } } } } }";
+    // Every way to reach an article's history, anonymously.
+    for q in [
+        history,
+        "{ articles(first: 5) { nodes { id revisions { nodes { editor note } } } } }",
+        "{ search(query: \"imaging\") { edges { node { revisions { nodes { editor changes { before } } } } } } }",
+        "{ article(id: \"118109\") { revisions(first: 1) { totalCount } } }",
+    ] {
+        let r = e.app.gql_as(None, q, json!({})).await.json();
+        assert_eq!(error_code(&r), "FORBIDDEN", "{q}: {r}");
+        let message = r["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("token") && message.contains("Authorization: Bearer"),
+            "says what is needed: {message}"
+        );
+        assert!(r["errors"][0]["path"][0].is_string(), "{r}");
+        let text = r.to_string();
+        for secret in [
+            "alice",
+            "private note",
+            "secret draft",
+            "created from",
+            "totalCount",
+            "\"import\"",
+        ] {
+            assert!(!text.contains(secret), "{q} leaks `{secret}`: {text}");
+        }
+    }
+    // Reading the article without its history needs no token.
+    let r = e
+        .app
+        .gql_as(
+            None,
+            "{ article(id: \"118109\") { title version } }",
+            json!({}),
+        )
+        .await
+        .json();
+    assert_eq!(ok(&r)["article"]["version"], 2);
+
+    // Either role reads it.
+    for token in [&e.editor, &e.admin] {
+        let r = as_editor(&e.app, token, history, json!({})).await;
+        let revisions = &ok(&r)["article"]["revisions"];
+        assert_eq!(revisions["totalCount"], 2);
+        assert_eq!(revisions["nodes"][0]["editor"], "alice");
+        assert_eq!(revisions["nodes"][0]["note"], "private note");
+        assert_eq!(revisions["nodes"][1]["editor"], "import");
+        assert_eq!(
+            revisions["nodes"][1]["note"],
+            "created from what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients.md",
+            "the file relative to the import root, no server path"
+        );
+    }
 }

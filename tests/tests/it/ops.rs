@@ -39,8 +39,12 @@ async fn internal_errors_are_masked_and_name_the_request() {
         ))
         .await
         .expect("corrupt");
+    let token = app
+        .token("ops", quicktakes::service::token::Role::Editor)
+        .await;
     let request = Request::post("/graphql")
         .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
         .header("x-request-id", "req-42")
         .body(Body::from(json!({ "query": "{ article(id: \"118109\") { revisions { nodes { changes { field } } } } }" }).to_string()))
         .expect("request");

@@ -444,3 +444,43 @@ async fn answer_escapes_keep_math_verbatim() {
     let out = export(&t, "out").await;
     assert_eq!(exported_seed(&out), seed);
 }
+
+#[tokio::test]
+async fn import_notes_name_files_relative_to_the_import_root() {
+    use entity::revision;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+    async fn notes(t: &TestDb) -> Vec<String> {
+        revision::Entity::find()
+            .filter(revision::Column::ArticleId.eq(ID))
+            .order_by_asc(revision::Column::Version)
+            .all(&t.db)
+            .await
+            .expect("revisions")
+            .into_iter()
+            .map(|r| r.note.unwrap_or_default())
+            .collect()
+    }
+
+    let t = TestDb::new().await;
+    let root = t.path("corpus");
+    std::fs::create_dir_all(root.join("medicine")).expect("mkdir");
+    let file = root.join("medicine").join("a.md");
+    std::fs::write(&file, real_seed_text()).expect("write");
+    import(&t, &root, false).await;
+    std::fs::write(&file, real_seed_text().replace("score: -1.0", "score: 3")).expect("write");
+    assert_eq!(import(&t, &root, false).await.updated(), 1);
+    assert_eq!(
+        notes(&t).await,
+        ["created from medicine/a.md", "imported from medicine/a.md"]
+    );
+
+    // A file given by itself is named by its file name, whatever the path.
+    let t2 = TestDb::new().await;
+    assert_eq!(import(&t2, &file, false).await.created(), 1);
+    assert_eq!(notes(&t2).await, ["created from a.md"]);
+    let scratch = t.dir.path().display().to_string();
+    for note in notes(&t).await.into_iter().chain(notes(&t2).await) {
+        assert!(!note.contains(&scratch), "a server path leaked: {note}");
+    }
+}

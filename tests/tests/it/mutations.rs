@@ -628,7 +628,7 @@ async fn revision_history_is_for_editors_only() {
     for q in [
         history,
         "{ articles(first: 5) { nodes { id revisions { nodes { editor note } } } } }",
-        "{ search(query: \"imaging\") { edges { node { revisions { nodes { editor changes { before } } } } } } }",
+        "{ search(query: \"imaging\", first: 5) { edges { node { revisions { nodes { editor changes { before } } } } } } }",
         "{ article(id: \"118109\") { revisions(first: 1) { totalCount } } }",
     ] {
         let r = e.app.gql_as(None, q, json!({})).await.json();

@@ -54,15 +54,6 @@ pub struct Window {
     pub end: Option<u64>,
 }
 
-/// The complexity weight of a list field: its page size (`first`, else
-/// `last`, else the default), at most [`MAX_PAGE`].
-pub fn weight(first: Option<i32>, last: Option<i32>) -> usize {
-    let size = first
-        .or(last)
-        .map_or(DEFAULT_PAGE, |n| u64::try_from(n).unwrap_or(0));
-    usize::try_from(size.min(MAX_PAGE)).unwrap_or(1)
-}
-
 /// The cursor of the item at `offset`.
 pub fn cursor(offset: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("offset:{offset}"))

@@ -165,7 +165,6 @@ impl Query {
     /// Live articles, filtered and ordered, a page at a time.
     // The arguments are the contract's (SPEC §5), one per GraphQL argument.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "super::pagination::weight(first, last) * child_complexity")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -211,7 +210,6 @@ impl Query {
     }
 
     /// Every subject, by name.
-    #[graphql(complexity = "super::pagination::MAX_PAGE as usize * child_complexity")]
     async fn subjects(&self, ctx: &Context<'_>) -> Result<Vec<Subject>> {
         let db = ctx.data::<DatabaseConnection>()?;
         Ok(subject::Entity::find()
@@ -226,7 +224,6 @@ impl Query {
 
     /// English full-text search over title, question and answer, best first.
     /// Any text is a valid query: only its words are searched, all of them.
-    #[graphql(complexity = "super::pagination::weight(first, None) * child_complexity")]
     async fn search(
         &self,
         ctx: &Context<'_>,

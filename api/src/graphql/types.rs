@@ -179,7 +179,6 @@ impl Article {
     }
 
     /// Related articles, in position order.
-    #[graphql(complexity = "crate::fields::MAX_RELATED * child_complexity")]
     async fn related(&self, ctx: &Context<'_>) -> Result<Vec<RelatedArticle>> {
         Ok(loaders(ctx)?
             .links
@@ -193,7 +192,6 @@ impl Article {
     }
 
     /// Live articles that link to this one, by id.
-    #[graphql(complexity = "super::pagination::weight(first, None) * child_complexity")]
     async fn related_from(
         &self,
         ctx: &Context<'_>,
@@ -229,7 +227,6 @@ impl Article {
 
     /// The revision history, newest first. Editors only: it names editors
     /// and keeps removed text, so a request without a token gets `FORBIDDEN`.
-    #[graphql(complexity = "super::pagination::weight(first, None) * child_complexity")]
     async fn revisions(
         &self,
         ctx: &Context<'_>,
@@ -373,7 +370,6 @@ impl Subject {
     }
 
     /// The subject's live articles.
-    #[graphql(complexity = "super::pagination::weight(first, None) * child_complexity")]
     async fn articles(
         &self,
         ctx: &Context<'_>,

@@ -8,4 +8,5 @@ mod http;
 mod mutations;
 mod ops;
 mod properties;
+mod search_bounds;
 mod seed_job;

@@ -10,3 +10,4 @@ mod ops;
 mod properties;
 mod search_bounds;
 mod seed_job;
+mod statement_budget;

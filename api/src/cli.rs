@@ -71,8 +71,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Serve(args) => {
-            let db = open(cli).await?;
-            crate::server::serve(db, args).await?;
+            crate::server::serve(&db_options(cli), args).await?;
             Ok(0)
         }
         Command::Schema => {

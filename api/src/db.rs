@@ -26,9 +26,10 @@ pub struct DbOptions {
     /// How long to wait for a connection from the pool.
     pub acquire_timeout: Duration,
     /// How long a statement may run; `None` is no limit. PostgreSQL: the
-    /// `statement_timeout` every pooled connection opens with. SQLite: a
-    /// statement is aborted once its connection has been checked out of the
-    /// pool this long without writing a row (see [`arm_statement_budget`]).
+    /// `statement_timeout` every pooled connection opens with. SQLite: the
+    /// running statement is aborted once the work of one checkout of the
+    /// connection has run this long without writing a row (see
+    /// `arm_statement_budget`).
     pub statement_timeout: Option<Duration>,
 }
 
@@ -54,7 +55,7 @@ pub fn budget_ms(ms: u64) -> Option<Duration> {
 /// writer) with `synchronous=NORMAL` (durable at each checkpoint, never
 /// corrupt) and a busy timeout; foreign keys are enforced. The statement
 /// budget is set once per connection (a PostgreSQL startup parameter, a
-/// SQLite progress handler armed at each checkout), never by a statement
+/// SQLite progress handler armed for each checkout), never by a statement
 /// per request.
 pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(options.url.clone());

@@ -3,19 +3,20 @@
 
 use std::net::SocketAddr;
 
-use sea_orm::DatabaseConnection;
-
 use crate::config::ServeArgs;
-use crate::db::migrate_up;
+use crate::db::{DbOptions, budget_ms, connect, migrate_up};
 use crate::error::{Error, Result};
 use crate::graphql::build_schema;
 use crate::http::{AppState, app};
 use crate::progress::Progress;
 use crate::seed::import::{ImportOptions, article_count, import_corpus};
 
-/// Runs the server.
-pub async fn serve(db: DatabaseConnection, args: &ServeArgs) -> Result<()> {
+/// Runs the server over the main pool `options` describes (editors, writes, the
+/// seed import) and a pool of its own for anonymous reads, with the smaller
+/// `--db-read-statement-timeout-ms` budget.
+pub async fn serve(options: &DbOptions, args: &ServeArgs) -> Result<()> {
     let bind = args.bind;
+    let db = connect(options).await?;
     migrate_up(&db).await?;
     if article_count(&db).await? == 0 && args.seeds.exists() {
         let options = ImportOptions {
@@ -29,7 +30,12 @@ pub async fn serve(db: DatabaseConnection, args: &ServeArgs) -> Result<()> {
         eprintln!("seeds: {}", report.summary());
     }
     let config = args.http_config();
-    let state = AppState::new(build_schema(db.clone(), &config.limits), db, &config);
+    let reads = DbOptions {
+        statement_timeout: budget_ms(args.db_read_statement_timeout_ms),
+        ..options.clone()
+    };
+    let state = AppState::new(build_schema(db.clone(), &config.limits), db, &config)
+        .with_read_pool(connect(&reads).await?);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| Error::Io {

@@ -2,9 +2,10 @@
 //! terms and 256 characters used, and any text a valid query that answers
 //! promptly, however long.
 
+use futures_util::future::join_all;
 use quicktakes::service::search::{MAX_QUERY_CHARS, MAX_TERMS};
 use quicktakes::service::token::Role;
-use quicktakes_tests::TestApp;
+use quicktakes_tests::{TestApp, TestDb, error_code};
 use serde_json::{Value, json};
 
 const SEARCH: &str =
@@ -138,4 +139,41 @@ async fn forty_kilobyte_queries_answer_promptly_with_a_valid_result() {
         .collect();
     let r = search(&app, &mixed).await;
     assert_eq!(r["totalCount"], 0, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_huge_searches_leaves_readers_and_editors_served() {
+    let t = TestDb::new().await;
+    let app = TestApp::with_read_pool(t, Default::default(), |_| {}).await;
+    app.import(&quicktakes_tests::seeds_dir()).await;
+    let token = app.token("flood", Role::Editor).await;
+    let huge = "x ".repeat(20_000);
+    let searches = (0..8).map(|_| app.gql(SEARCH, json!({ "q": huge })));
+    let reads = (0..4).map(|_| {
+        app.gql(
+            "{ article(id: \"118109\") { title subject { name } } }",
+            json!({}),
+        )
+    });
+    let editors = (0..2).map(|_| {
+        app.gql_as(
+            Some(&token),
+            "{ article(id: \"118109\") { title } }",
+            json!({}),
+        )
+    });
+    let (searches, reads, editors) =
+        futures_util::join!(join_all(searches), join_all(reads), join_all(editors));
+    for r in reads {
+        assert_eq!(error_code(&r), "", "anonymous read: {r}");
+        assert!(r["data"]["article"]["subject"]["name"].is_string(), "{r}");
+    }
+    for r in editors {
+        assert_eq!(r.status, 200, "editor: {}", r.text());
+        assert!(r.json().get("errors").is_none(), "editor: {}", r.text());
+    }
+    for r in searches {
+        assert!(r.get("errors").is_none(), "search: {r}");
+        assert!(r["data"]["search"]["totalCount"].is_u64(), "{r}");
+    }
 }

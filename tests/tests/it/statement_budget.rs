@@ -6,8 +6,11 @@
 use std::time::Duration;
 
 use quicktakes::db::{DbOptions, connect};
-use quicktakes_tests::TestDb;
+use quicktakes::seed::generate::write_corpus;
+use quicktakes::service::token::Role;
+use quicktakes_tests::{TestApp, TestDb, error_code};
 use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, Statement, TransactionTrait};
+use serde_json::{Value, json};
 
 /// Far longer than any budget here takes to fire, far shorter than the work
 /// it stops: reaching it means the statement was not stopped.
@@ -107,4 +110,147 @@ async fn on_sqlite_a_write_that_keeps_writing_rows_is_not_cut() {
         .expect_err("an endless read fails");
     assert!(err.to_string().contains("interrupted"), "{err}");
     txn.rollback().await.expect("rollback");
+}
+
+const LIST: &str = "{ articles(first: 100) { totalCount nodes { title } } }";
+
+/// A masked `INTERNAL`: no database text, the request id to find the cause.
+fn assert_masked_internal(r: &Value) {
+    assert_eq!(error_code(r), "INTERNAL", "{r}");
+    let error = &r["errors"][0];
+    assert_eq!(
+        error["message"], "internal error; the cause is in the server log",
+        "{r}"
+    );
+    assert!(error["extensions"]["requestId"].is_string(), "{r}");
+    let text = r.to_string().to_lowercase();
+    for leak in ["interrupt", "sqlite", "statement timeout", "cancel", "sqlx"] {
+        assert!(!text.contains(leak), "{leak} leaked: {r}");
+    }
+}
+
+#[tokio::test]
+async fn an_anonymous_read_past_the_read_budget_is_masked_and_editors_use_the_main_pool() {
+    let t = TestDb::new().await;
+    if t.is_postgres() {
+        postgres_read_budget(t).await;
+    } else {
+        sqlite_read_budget(t).await;
+    }
+}
+
+/// SQLite: a read budget of a microsecond stops every statement that runs
+/// past its first budget check (1,000 steps), such as a page of 100 of 300
+/// articles; short statements still run, and editors' reads, on the main
+/// pool without a budget, are whole.
+async fn sqlite_read_budget(t: TestDb) {
+    let corpus = t.path("corpus");
+    write_corpus(&corpus, 300, 11).expect("generate");
+    let app = TestApp::with_read_pool(t, Default::default(), |o| {
+        o.max_connections = 1;
+        o.statement_timeout = Some(Duration::from_micros(1));
+    })
+    .await;
+    app.import(&corpus).await;
+    let token = app.token("budget", Role::Editor).await;
+    let r = app.gql(LIST, json!({})).await;
+    assert_masked_internal(&r);
+    let r = app.gql_as(Some(&token), LIST, json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["data"]["articles"]["totalCount"],
+        300,
+        "{}",
+        r.text()
+    );
+    // The read pool's one connection serves again.
+    let data = app.data("{ subjects { name } }", json!({})).await;
+    assert!(data["subjects"].is_array());
+}
+
+/// PostgreSQL: a lock makes reads of `article` wait; the read pool's 50 ms
+/// `statement_timeout` cancels an anonymous read in the server, while an
+/// editor's read on the main pool waits it out and succeeds.
+async fn postgres_read_budget(t: TestDb) {
+    let app = TestApp::with_read_pool(t, Default::default(), |o| {
+        o.max_connections = 1;
+        o.statement_timeout = Some(Duration::from_millis(50));
+    })
+    .await;
+    app.import(&quicktakes_tests::seeds_dir()).await;
+    let token = app.token("budget", Role::Editor).await;
+    let lock = app.t.db.begin().await.expect("begin");
+    lock.execute_unprepared("LOCK TABLE article IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+
+    let r = tokio::time::timeout(LIVENESS, app.gql(LIST, json!({})))
+        .await
+        .expect("the read is cancelled at its budget");
+    assert_masked_internal(&r);
+    // Cancelled in the server: nothing waits for the lock any more.
+    assert_eq!(waiting_for_article(&app.t.db, 0).await, 0);
+
+    let editor = app.gql_as(Some(&token), LIST, json!({}));
+    let release = async {
+        // Once the editor's read has waited four times the read budget, let it in.
+        tokio::time::timeout(LIVENESS, async {
+            while waiting_for_article(&app.t.db, 200).await == 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the editor's read waits for the lock");
+        lock.commit().await.expect("release the lock");
+    };
+    let (r, ()) = tokio::join!(editor, release);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["data"]["articles"]["totalCount"],
+        1,
+        "{}",
+        r.text()
+    );
+    // The read pool's one connection serves again.
+    let data = app.data(LIST, json!({})).await;
+    assert_eq!(data["articles"]["totalCount"], 1);
+}
+
+/// Statements of this test's schema waiting for a lock on `article` for at
+/// least `ms` milliseconds.
+async fn waiting_for_article(db: &DatabaseConnection, ms: u32) -> i64 {
+    one_number(
+        db,
+        &format!(
+            "SELECT count(*)::int8 AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.relation = 'article'::regclass AND NOT l.granted \
+             AND clock_timestamp() - a.query_start >= interval '{ms} milliseconds'"
+        ),
+    )
+    .await
+    .expect("read pg_locks")
+}
+
+#[tokio::test]
+async fn the_read_pool_serves_normal_reads_within_its_budget() {
+    let t = TestDb::new().await;
+    let app = TestApp::with_read_pool(t, Default::default(), |o| {
+        o.statement_timeout = Some(Duration::from_millis(5_000));
+    })
+    .await;
+    app.import(&quicktakes_tests::seeds_dir()).await;
+    let data = app
+        .data(
+            "{ articles { totalCount nodes { title subject { name } related { title } } } search(query: \"imaging\") { totalCount edges { snippet } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["articles"]["totalCount"], 1);
+    assert_eq!(data["search"]["totalCount"], 1);
+    assert!(
+        data["search"]["edges"][0]["snippet"]
+            .as_str()
+            .is_some_and(|s| s.contains("<mark>")),
+        "{data}"
+    );
 }

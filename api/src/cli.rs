@@ -18,14 +18,18 @@ use crate::service::token::{self, Role};
 /// Exit status for invalid input or a failure (nothing written).
 pub const EXIT_FAILURE: u8 = 1;
 
-async fn open(cli: &Cli) -> Result<DatabaseConnection> {
+/// The database options the global flags describe (the main pool's).
+fn db_options(cli: &Cli) -> DbOptions {
     let mut options = DbOptions::new(&cli.database_url);
     options.max_connections = cli.db_max_connections;
     options.busy_timeout = Duration::from_millis(cli.db_busy_timeout_ms);
     options.acquire_timeout = Duration::from_millis(cli.db_acquire_timeout_ms);
-    options.statement_timeout = (cli.db_statement_timeout_ms > 0)
-        .then(|| Duration::from_millis(cli.db_statement_timeout_ms));
-    connect(&options).await
+    options.statement_timeout = crate::db::budget_ms(cli.db_statement_timeout_ms);
+    options
+}
+
+async fn open(cli: &Cli) -> Result<DatabaseConnection> {
+    connect(&db_options(cli)).await
 }
 
 /// Runs the command; errors are printed, never panicked.
@@ -67,8 +71,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Serve(args) => {
-            let db = open(cli).await?;
-            crate::server::serve(db, args).await?;
+            crate::server::serve(&db_options(cli), args).await?;
             Ok(0)
         }
         Command::Schema => {

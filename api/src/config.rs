@@ -42,7 +42,9 @@ pub struct Cli {
     )]
     pub db_acquire_timeout_ms: u64,
 
-    /// Milliseconds a PostgreSQL statement may run (0: no limit).
+    /// Milliseconds a statement may run for editors, writes and the
+    /// commands (0: no limit); anonymous reads get `serve
+    /// --db-read-statement-timeout-ms`.
     #[arg(
         long,
         env = "QUICKTAKES_DB_STATEMENT_TIMEOUT_MS",
@@ -180,6 +182,14 @@ pub struct ServeArgs {
         default_value_t = 64
     )]
     pub max_connections_per_address: usize,
+    /// Milliseconds a statement of an anonymous read may run (0: no limit);
+    /// anonymous reads get a pool of their own, so they cannot starve editors.
+    #[arg(
+        long,
+        env = "QUICKTAKES_DB_READ_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
+    pub db_read_statement_timeout_ms: u64,
 }
 
 impl ServeArgs {

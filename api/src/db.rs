@@ -1,10 +1,12 @@
 //! Connecting to SQLite or PostgreSQL with the settings quicktakes relies on,
 //! and running the schema migrations.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
 use crate::error::Result;
@@ -23,7 +25,11 @@ pub struct DbOptions {
     pub busy_timeout: Duration,
     /// How long to wait for a connection from the pool.
     pub acquire_timeout: Duration,
-    /// How long a PostgreSQL statement may run (SQLite relies on the request timeout).
+    /// How long a statement may run; `None` is no limit. PostgreSQL: the
+    /// `statement_timeout` every pooled connection opens with. SQLite: the
+    /// running statement is aborted once the work of one checkout of the
+    /// connection has run this long without writing a row (see
+    /// `arm_statement_budget`).
     pub statement_timeout: Option<Duration>,
 }
 
@@ -40,19 +46,39 @@ impl DbOptions {
     }
 }
 
+/// A statement budget from a flag's milliseconds; 0 is no limit.
+pub fn budget_ms(ms: u64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
 /// Opens a pool. SQLite runs in WAL mode (readers never wait for the
 /// writer) with `synchronous=NORMAL` (durable at each checkpoint, never
-/// corrupt) and a busy timeout; foreign keys are enforced.
+/// corrupt) and a busy timeout; foreign keys are enforced. The statement
+/// budget is set once per connection (a PostgreSQL startup parameter, a
+/// SQLite progress handler armed for each checkout), never by a statement
+/// per request.
 pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(options.url.clone());
     opts.max_connections(options.max_connections)
         .min_connections(1)
         .acquire_timeout(options.acquire_timeout)
         .sqlx_logging(false);
-    if let Some(timeout) = options.statement_timeout
-        && options.url.starts_with("postgres")
-    {
-        opts.statement_timeout(timeout);
+    if let Some(budget) = options.statement_timeout {
+        // sea-orm passes it as the `statement_timeout` startup option on
+        // PostgreSQL and ignores it on SQLite.
+        opts.statement_timeout(budget);
+        // Armed when a connection opens and again each time it goes back
+        // to the pool, so the round trip to its worker thread is off the
+        // path of the request that checks it out.
+        opts.map_sqlx_sqlite_pool_opts(move |pool| {
+            pool.after_connect(move |conn, _| Box::pin(arm_statement_budget(conn, budget)))
+                .after_release(move |conn, _| {
+                    Box::pin(async move {
+                        arm_statement_budget(conn, budget).await?;
+                        Ok(true)
+                    })
+                })
+        });
     }
     let busy = options.busy_timeout;
     opts.map_sqlx_sqlite_opts(move |o| {
@@ -62,6 +88,46 @@ pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection> {
             .foreign_keys(true)
     });
     Ok(Database::connect(opts).await?)
+}
+
+/// SQLite virtual-machine steps between two checks of the statement budget:
+/// often enough to stop within microseconds of the deadline, rare enough
+/// that the clock read costs nothing measurable.
+const BUDGET_CHECK_STEPS: i32 = 1_000;
+
+/// Gives the next checkout of a SQLite connection `budget` to run in: a
+/// progress handler aborts the running statement (`SQLITE_INTERRUPT`, which
+/// a client sees as a masked `INTERNAL`) once `budget` has passed since the
+/// checkout's first statement long enough to be checked (a statement that
+/// never reaches [`BUDGET_CHECK_STEPS`] is never stopped, and starts no
+/// clock). SQLite cannot cancel a statement from outside, so without this a
+/// request that timed out would leave its statement running to the end.
+/// Each row the connection writes restarts the clock, so a long write that
+/// keeps making progress (an import's one transaction) is never cut, while
+/// a statement that only computes is.
+async fn arm_statement_budget(
+    conn: &mut SqliteConnection,
+    budget: Duration,
+) -> std::result::Result<(), sea_orm::sqlx::Error> {
+    let armed = Instant::now();
+    // Nanoseconds after `armed`, at least 1, so that 0 can mean "not started".
+    let now = move || u64::try_from(armed.elapsed().as_nanos()).map_or(u64::MAX, |n| n.max(1));
+    let budget = u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX);
+    let started = Arc::new(AtomicU64::new(0));
+    let mut handle = conn.lock_handle().await?;
+    let clock = started.clone();
+    handle.set_progress_handler(BUDGET_CHECK_STEPS, move || {
+        let now = now();
+        match clock.load(Ordering::Relaxed) {
+            0 => {
+                clock.store(now, Ordering::Relaxed);
+                true
+            }
+            since => now.saturating_sub(since) < budget,
+        }
+    });
+    handle.set_update_hook(move |_| started.store(now(), Ordering::Relaxed));
+    Ok(())
 }
 
 /// Applies every pending migration.

@@ -4,12 +4,11 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::ServeArgs;
-use crate::db::migrate_up;
+use crate::db::{DbOptions, budget_ms, connect, migrate_up};
 use crate::error::{Error, Result};
 use crate::graphql::build_schema;
 use crate::http::listener::{self, ConnectionLimits};
@@ -17,9 +16,12 @@ use crate::http::{AppState, app, metrics_app};
 use crate::progress::Progress;
 use crate::seed::import::{ImportOptions, article_count, import_corpus};
 
-/// Runs the server.
-pub async fn serve(db: DatabaseConnection, args: &ServeArgs) -> Result<()> {
+/// Runs the server over the main pool `options` describes (editors, writes, the
+/// seed import) and a pool of its own for anonymous reads, with the smaller
+/// `--db-read-statement-timeout-ms` budget.
+pub async fn serve(options: &DbOptions, args: &ServeArgs) -> Result<()> {
     let bind = args.bind;
+    let db = connect(options).await?;
     migrate_up(&db).await?;
     if article_count(&db).await? == 0 && args.seeds.exists() {
         let options = ImportOptions {
@@ -34,7 +36,12 @@ pub async fn serve(db: DatabaseConnection, args: &ServeArgs) -> Result<()> {
     }
     let metrics = metrics_app(db.clone());
     let config = args.http_config();
-    let state = AppState::new(build_schema(db.clone(), &config.limits), db, &config);
+    let reads = DbOptions {
+        statement_timeout: budget_ms(args.db_read_statement_timeout_ms),
+        ..options.clone()
+    };
+    let state = AppState::new(build_schema(db.clone(), &config.limits), db, &config)
+        .with_read_pool(connect(&reads).await?);
     let public = bind_to(bind).await?;
     let metrics = match args.metrics_bind {
         Some(addr) => Some((bind_to(addr).await?, metrics)),

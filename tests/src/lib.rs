@@ -182,18 +182,47 @@ impl TestApp {
     }
 
     /// An application over a prepared database.
-    pub fn over(mut t: TestDb, config: quicktakes::http::HttpConfig) -> Self {
+    pub fn over(t: TestDb, config: quicktakes::http::HttpConfig) -> Self {
+        Self::over_pools(t, None, config)
+    }
+
+    /// An application whose anonymous reads go through a pool of their own,
+    /// opened on the test database with its options adjusted by `adjust`
+    /// (a statement budget, a pool size), as `quicktakes serve` does.
+    pub async fn with_read_pool(
+        t: TestDb,
+        config: quicktakes::http::HttpConfig,
+        adjust: impl FnOnce(&mut quicktakes::db::DbOptions),
+    ) -> Self {
+        let mut options = quicktakes::db::DbOptions::new(&t.url);
+        adjust(&mut options);
+        let reads = quicktakes::db::connect(&options)
+            .await
+            .expect("connect the read pool");
+        Self::over_pools(t, Some(reads), config)
+    }
+
+    fn over_pools(
+        mut t: TestDb,
+        mut reads: Option<DatabaseConnection>,
+        config: quicktakes::http::HttpConfig,
+    ) -> Self {
         let statements = std::sync::Arc::new(AtomicU64::new(0));
-        let counter = statements.clone();
         let log = std::env::var_os("QUICKTAKES_TEST_LOG_SQL").is_some();
-        t.db.set_metric_callback(move |info| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            if log {
-                eprintln!("sql: {}", info.statement.sql);
-            }
-        });
+        for db in std::iter::once(&mut t.db).chain(reads.as_mut()) {
+            let counter = statements.clone();
+            db.set_metric_callback(move |info| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                if log {
+                    eprintln!("sql: {}", info.statement.sql);
+                }
+            });
+        }
         let schema = quicktakes::graphql::build_schema(t.db.clone(), &config.limits);
-        let state = quicktakes::http::AppState::new(schema.clone(), t.db.clone(), &config);
+        let mut state = quicktakes::http::AppState::new(schema.clone(), t.db.clone(), &config);
+        if let Some(reads) = reads {
+            state = state.with_read_pool(reads);
+        }
         let router = quicktakes::http::app(state, &config);
         Self {
             t,

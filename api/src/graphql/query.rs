@@ -223,11 +223,14 @@ impl Query {
     }
 
     /// English full-text search over title, question and answer, best first.
-    /// Any text is a valid query: only its words are searched, all of them.
+    /// Any text is a valid query: only its words are searched, and every
+    /// searched word must match.
     async fn search(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Words to find; punctuation and search syntax are ignored.")]
+        #[graphql(
+            desc = "Words to find; punctuation and search syntax are ignored, a repeated word counts once, and only the first 32 words of the first 256 characters are searched."
+        )]
         query: String,
         #[graphql(desc = "Only articles of the subject with this slug.")] subject: Option<String>,
         #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,

@@ -369,7 +369,14 @@ async fn execute(
             .map(|r| crate::metrics::operation_label(r.operation_name.as_deref()))
             .collect(),
     };
-    let mut batch = batch.data(Loaders::new(&state.db));
+    // Request data overrides the schema's: anonymous reads run on the read
+    // pool, editors on the main one.
+    let pool = if editor.is_some() {
+        &state.db
+    } else {
+        &state.read_db
+    };
+    let mut batch = batch.data(Loaders::new(pool)).data(pool.clone());
     if let Some(editor) = editor {
         batch = batch.data(editor);
     }

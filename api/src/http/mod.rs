@@ -64,8 +64,12 @@ const LOCAL_ASSETS_PATH: &str = "/graphiql/assets";
 pub struct AppState {
     /// The GraphQL schema.
     pub schema: QuickSchema,
-    /// The database.
+    /// The database: the main pool, for editors and writes.
     pub db: DatabaseConnection,
+    /// The pool anonymous requests read through, with its own (smaller)
+    /// statement budget, so a flood of costly reads cannot take the
+    /// connections editors and token checks need.
+    pub read_db: DatabaseConnection,
     /// Query limits.
     pub limits: Limits,
     /// The rendered GraphiQL page.
@@ -84,6 +88,7 @@ impl AppState {
         let sdl = Arc::new(schema.sdl());
         Self {
             schema,
+            read_db: db.clone(),
             db,
             limits: config.limits,
             graphiql: Arc::new(graphiql_page(config.graphiql_assets.is_some())),
@@ -108,6 +113,13 @@ impl AppState {
             return Ok(None);
         };
         budget.reserve(ip).map(Some).map_err(TooManyFailures)
+    }
+
+    /// Anonymous requests read through `pool` instead of the main one.
+    #[must_use]
+    pub fn with_read_pool(mut self, pool: DatabaseConnection) -> Self {
+        self.read_db = pool;
+        self
     }
 }
 

@@ -1,6 +1,7 @@
 //! English full-text search over title, question and answer: FTS5 on
 //! SQLite, `tsvector` on PostgreSQL. Any user text is a valid query: it is
-//! cut into words and only the words reach the search engine.
+//! cut into words and only the words reach the search engine, at most
+//! [`MAX_TERMS`] of them from the first [`MAX_QUERY_CHARS`] characters.
 
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 
@@ -35,13 +36,48 @@ struct CountRow {
     n: i64,
 }
 
-/// The words of a user query: letters and digits; everything else separates.
+/// Most distinct terms of a query that reach the search engine; the rest
+/// are ignored. Each term is a separate index lookup whose results are
+/// intersected, so this bounds the work one query can ask for (SPEC §5).
+pub const MAX_TERMS: usize = 32;
+
+/// Most characters of a query that are read; the rest are ignored (SPEC §5).
+/// Bounds the tokenizing and the size of the match expression whatever the
+/// request body holds.
+pub const MAX_QUERY_CHARS: usize = 256;
+
+/// The terms of a user query: letters and digits, lower-cased; everything
+/// else separates. Only the first [`MAX_QUERY_CHARS`] characters are read
+/// (when that cut falls inside a word, the cut-off word is dropped rather
+/// than searched as a fragment), a term repeated in any case counts once,
+/// and only the first [`MAX_TERMS`] distinct terms are kept. Never an error:
+/// any text gives a (possibly empty) list.
 pub fn words(query: &str) -> Vec<String> {
-    query
+    let head = match query.char_indices().nth(MAX_QUERY_CHARS) {
+        None => query,
+        Some((end, next)) => {
+            let head = &query[..end];
+            if next.is_alphanumeric() {
+                head.trim_end_matches(char::is_alphanumeric)
+            } else {
+                head
+            }
+        }
+    };
+    let mut terms: Vec<String> = Vec::new();
+    for word in head
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+    {
+        let word = word.to_lowercase();
+        if !terms.contains(&word) {
+            terms.push(word);
+            if terms.len() == MAX_TERMS {
+                break;
+            }
+        }
+    }
+    terms
 }
 
 /// HTML-escapes a raw snippet and turns its term markers into `<mark>` tags.
@@ -153,4 +189,50 @@ pub async fn search(
         })
         .collect();
     Ok((hits, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_QUERY_CHARS, MAX_TERMS, words};
+
+    #[test]
+    fn words_are_lower_cased_and_split_on_anything_but_letters_and_digits() {
+        assert_eq!(
+            words("Imaging\" OR 1=1 -- NEAR(HCC, 2) café_Ünïcode"),
+            ["imaging", "or", "1", "near", "hcc", "2", "café", "ünïcode"]
+        );
+        assert!(words("").is_empty());
+        assert!(words("\u{0} (((( *** --").is_empty());
+    }
+
+    #[test]
+    fn duplicates_count_once_whatever_their_case() {
+        assert_eq!(words("HCC hcc Imaging hCc imaging"), ["hcc", "imaging"]);
+        // Duplicates are dropped before the term cap, so they use up none of it.
+        let query = format!("{}last", "x ".repeat(100));
+        assert_eq!(words(&query), ["x", "last"]);
+    }
+
+    #[test]
+    fn only_the_first_32_distinct_terms_are_kept() {
+        let all: Vec<String> = (0..40).map(|i| format!("t{i}")).collect();
+        let kept = words(&all.join(" "));
+        assert_eq!(kept.len(), MAX_TERMS);
+        assert_eq!(kept, all[..MAX_TERMS]);
+    }
+
+    #[test]
+    fn only_the_first_256_characters_are_read_and_no_word_is_cut() {
+        // 255 characters of separators, then a word across the cut: dropped, not searched as "a".
+        let query = format!("{}abc", " ".repeat(MAX_QUERY_CHARS - 1));
+        assert!(words(&query).is_empty());
+        // A word that ends exactly at the cut is whole and kept.
+        let query = format!("{}abc def", " ".repeat(MAX_QUERY_CHARS - 3));
+        assert_eq!(words(&query), ["abc"]);
+        // Characters, not bytes: multi-byte text is cut on a char boundary.
+        let query = format!("{} ééé", "ü ".repeat(MAX_QUERY_CHARS / 2 - 1));
+        assert_eq!(words(&query), ["ü"]);
+        let query = "x ".repeat(20_000);
+        assert_eq!(words(&query), ["x"]);
+    }
 }

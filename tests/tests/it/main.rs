@@ -11,4 +11,6 @@ mod ops;
 mod properties;
 mod races;
 mod robustness;
+mod search_bounds;
 mod seed_job;
+mod statement_budget;

@@ -1,6 +1,8 @@
 //! Test support for quicktakes: a fresh, migrated database per test, on
 //! SQLite by default or on PostgreSQL when `TEST_DATABASE_URL` is set.
 
+pub mod generate;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -3,7 +3,7 @@
 
 use quicktakes::progress::Progress;
 use quicktakes::seed::export::export_corpus;
-use quicktakes::seed::generate::write_corpus;
+use quicktakes_tests::generate::write_corpus;
 use quicktakes::seed::import::{ImportOptions, import_corpus};
 use quicktakes_tests::TestDb;
 

@@ -505,7 +505,7 @@ async fn snippets_are_html_escaped() {
 async fn nested_reads_cost_the_same_few_statements_for_5_and_50_articles() {
     let app = TestApp::new().await;
     let dir = app.t.path("corpus");
-    quicktakes::seed::generate::write_corpus(&dir, 60, 3).expect("generate");
+    quicktakes_tests::generate::write_corpus(&dir, 60, 3).expect("generate");
     app.import(&dir).await;
     let q = "query($n: Int) { articles(first: $n) { nodes { id title subject { name }
                related { title article { id title subject { name } } } } } }";

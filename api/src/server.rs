@@ -16,14 +16,17 @@ use crate::http::listener::{self, ConnectionLimits};
 use crate::http::{AppState, app, metrics_app};
 use crate::progress::Progress;
 use crate::seed::import::{ImportOptions, article_count, import_corpus};
+use crate::service::changes::ChangeSink;
 
 /// Runs the server.
 pub async fn serve(db: DatabaseConnection, args: &ServeArgs) -> Result<()> {
     let bind = args.bind;
     migrate_up(&db).await?;
+    let changes = ChangeSink::default();
     if article_count(&db).await? == 0 && args.seeds.exists() {
         let options = ImportOptions {
             paths: vec![args.seeds.clone()],
+            changes: changes.clone(),
             ..Default::default()
         };
         let report = import_corpus(&db, &options, &Progress::for_stderr()).await?;
@@ -34,7 +37,11 @@ pub async fn serve(db: DatabaseConnection, args: &ServeArgs) -> Result<()> {
     }
     let metrics = metrics_app(db.clone());
     let config = args.http_config();
-    let state = AppState::new(build_schema(db.clone(), &config.limits), db, &config);
+    let state = AppState::new(
+        build_schema(db.clone(), changes, &config.limits),
+        db,
+        &config,
+    );
     let public = bind_to(bind).await?;
     let metrics = match args.metrics_bind {
         Some(addr) => Some((bind_to(addr).await?, metrics)),

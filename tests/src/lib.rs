@@ -124,6 +124,9 @@ pub struct TestApp {
     pub router: axum::Router,
     /// The schema behind the router (for subscriptions).
     pub schema: quicktakes::graphql::QuickSchema,
+    /// Where the application announces committed changes (its mutations'
+    /// and [`TestApp::import`]'s).
+    pub changes: quicktakes::service::changes::ChangeSink,
     statements: std::sync::Arc<AtomicU64>,
 }
 
@@ -194,13 +197,16 @@ impl TestApp {
                 eprintln!("sql: {}", info.statement.sql);
             }
         });
-        let schema = quicktakes::graphql::build_schema(t.db.clone(), &config.limits);
+        let changes = quicktakes::service::changes::ChangeSink::default();
+        let schema =
+            quicktakes::graphql::build_schema(t.db.clone(), changes.clone(), &config.limits);
         let state = quicktakes::http::AppState::new(schema.clone(), t.db.clone(), &config);
         let router = quicktakes::http::app(state, &config);
         Self {
             t,
             router,
             schema,
+            changes,
             statements,
         }
     }
@@ -212,10 +218,13 @@ impl TestApp {
         app
     }
 
-    /// Imports seed files; panics unless every file is valid.
+    /// Imports seed files in-process, as the server does at startup (its
+    /// changes are announced to the app's subscribers); panics unless every
+    /// file is valid.
     pub async fn import(&self, path: &Path) {
         let options = quicktakes::seed::import::ImportOptions {
             paths: vec![path.to_owned()],
+            changes: self.changes.clone(),
             ..Default::default()
         };
         let report = quicktakes::seed::import::import_corpus(

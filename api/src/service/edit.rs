@@ -13,12 +13,13 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::article::{Change, StoredArticle, with_links, write_change};
+use super::changes::{ChangeSink, Changed};
 use super::pause::{self, Pause};
 use super::revision::{self, FieldChange, field_values, set_field};
 use super::subject::subjects_by_id;
 use crate::db::begin_write;
 use crate::error::{Error, Result};
-use crate::fields::{ArticleFields, Link, article_url, validate};
+use crate::fields::{ArticleFields, Link, RelatedIdProblem, article_url, validate};
 
 /// Ids per locking `IN (…)` read.
 const LOCK_CHUNK: usize = 500;
@@ -234,21 +235,26 @@ fn existing_version(field: &str, version: i32, stored: &StoredArticle) -> Result
     ))
 }
 
-/// Runs `attempt` in a write transaction and commits what it returns.
+/// Runs `attempt` in a write transaction and commits it through `sink`,
+/// which announces the article the attempt returns once it is committed.
 ///
 /// No retry: `attempt` locks the article row before it reads (see
 /// [`live`]), so no other writer can overtake it between its read and its
 /// guarded write; and a SQLite `BUSY` means the busy timeout was already
 /// waited out, so waiting it out again would only outlast the request.
-async fn in_write_txn<T, F, Fut>(db: &DatabaseConnection, attempt: F) -> EditResult<T>
+async fn in_write_txn<F, Fut>(
+    db: &DatabaseConnection,
+    sink: &ChangeSink,
+    attempt: F,
+) -> EditResult<StoredArticle>
 where
     F: FnOnce(DatabaseTransaction) -> Fut,
-    Fut: Future<Output = EditResult<(DatabaseTransaction, T)>>,
+    Fut: Future<Output = EditResult<(DatabaseTransaction, StoredArticle)>>,
 {
     let txn = begin_write(db).await?;
-    let (txn, value) = attempt(txn).await?;
-    txn.commit().await?;
-    Ok(value)
+    let (txn, saved) = attempt(txn).await?;
+    sink.commit(txn, Changed::of(saved.model.id)).await?;
+    Ok(saved)
 }
 
 /// Applies `submitted` to article `id` as a three-way merge against
@@ -257,20 +263,24 @@ where
 /// after `expected` changed them too (a [`Conflict`]).
 pub async fn merge_edit(
     db: &DatabaseConnection,
+    sink: &ChangeSink,
     id: i64,
     expected: i32,
     submitted: &Submitted,
     editor: &str,
     note: Option<&str>,
 ) -> EditResult<StoredArticle> {
-    merge_edit_paused(db, id, expected, submitted, editor, note, None).await
+    merge_edit_paused(db, sink, id, expected, submitted, editor, note, None).await
 }
 
 /// [`merge_edit`] with a test's pause point between reading the article
 /// row and reading its later revisions.
 #[doc(hidden)]
+// `merge_edit`'s arguments and the pause point.
+#[allow(clippy::too_many_arguments)]
 pub async fn merge_edit_paused(
     db: &DatabaseConnection,
+    sink: &ChangeSink,
     id: i64,
     expected: i32,
     submitted: &Submitted,
@@ -278,43 +288,125 @@ pub async fn merge_edit_paused(
     note: Option<&str>,
     after_row_read: Option<&Pause>,
 ) -> EditResult<StoredArticle> {
-    in_write_txn(db, |txn| async move {
+    in_write_txn(db, sink, |txn| async move {
         let stored = live(&txn, id).await?;
         pause::at(after_row_read).await;
-        existing_version("expectedVersion", expected, &stored)?;
-        let (at_expected, changed_since) = values_at(&txn, &stored, expected).await?;
-        let before: HashMap<&str, Value> = field_values(&at_expected).into_iter().collect();
-        let mine: Vec<&(&str, Value)> = submitted
-            .iter()
-            .filter(|(field, value)| before.get(field) != Some(value))
-            .collect();
-        // The url is derived from subject and slug, never submitted: an edit
-        // of one and a later edit of the other merge into a new url.
-        let mut conflicts: Vec<String> = mine
-            .iter()
-            .map(|(f, _)| (*f).to_owned())
-            .filter(|f| changed_since.contains(f))
-            .collect();
-        if !conflicts.is_empty() {
-            conflicts.sort();
-            conflicts.dedup();
-            return Err(EditError::Conflict(Conflict {
-                current_version: stored.model.version,
-                fields: conflicts,
-            }));
-        }
-        let mut fields = stored.fields.clone();
-        for (field, value) in &mine {
-            set_field(&mut fields, field, value)?;
-        }
-        if mine.iter().any(|(f, _)| *f == "subject") {
-            fields.subject_slug = subject_slug_for(&txn, &fields.subject).await?;
-        }
-        fields.url = article_url(&fields.subject_slug, &fields.slug);
-        let saved = save(&txn, &stored, &fields, editor, note).await?;
+        let saved = merge(&txn, &stored, expected, submitted, editor, note).await?;
         Ok((txn, saved))
     })
     .await
+}
+
+/// The three-way merge of [`merge_edit`] over `stored`, read (and locked)
+/// in `txn`.
+async fn merge(
+    txn: &DatabaseTransaction,
+    stored: &StoredArticle,
+    expected: i32,
+    submitted: &Submitted,
+    editor: &str,
+    note: Option<&str>,
+) -> EditResult<StoredArticle> {
+    existing_version("expectedVersion", expected, stored)?;
+    let (at_expected, changed_since) = values_at(txn, stored, expected).await?;
+    let before: HashMap<&str, Value> = field_values(&at_expected).into_iter().collect();
+    let mine: Vec<&(&str, Value)> = submitted
+        .iter()
+        .filter(|(field, value)| before.get(field) != Some(value))
+        .collect();
+    // The url is derived from subject and slug, never submitted: an edit
+    // of one and a later edit of the other merge into a new url.
+    let mut conflicts: Vec<String> = mine
+        .iter()
+        .map(|(f, _)| (*f).to_owned())
+        .filter(|f| changed_since.contains(f))
+        .collect();
+    if !conflicts.is_empty() {
+        conflicts.sort();
+        conflicts.dedup();
+        return Err(EditError::Conflict(Conflict {
+            current_version: stored.model.version,
+            fields: conflicts,
+        }));
+    }
+    let mut fields = stored.fields.clone();
+    for (field, value) in &mine {
+        set_field(&mut fields, field, value)?;
+    }
+    if mine.iter().any(|(f, _)| *f == "subject") {
+        fields.subject_slug = subject_slug_for(txn, &fields.subject).await?;
+    }
+    fields.url = article_url(&fields.subject_slug, &fields.slug);
+    Ok(save(txn, stored, &fields, editor, note).await?)
+}
+
+/// Replaces the related links of article `id` by `ids`, in order, merged
+/// like any edit against `expected`. Loaded articles are linked with a copy
+/// of their title, subject and url; ids already linked keep their copy.
+pub async fn set_related(
+    db: &DatabaseConnection,
+    sink: &ChangeSink,
+    id: i64,
+    ids: &[i64],
+    expected: i32,
+    editor: &str,
+    note: Option<&str>,
+) -> EditResult<StoredArticle> {
+    check_related_ids(id, ids)?;
+    in_write_txn(db, sink, |txn| async move {
+        let stored = live(&txn, id).await?;
+        let links = links_for(&txn, &stored.fields.related, ids).await?;
+        let submitted: Submitted = vec![("related", revision::related_json(&links))];
+        let saved = merge(&txn, &stored, expected, &submitted, editor, note).await?;
+        Ok((txn, saved))
+    })
+    .await
+}
+
+/// Brings back the values article `id` had at `to_version` as a new
+/// revision, merged like any edit against `expected`; `note` defaults to
+/// naming the version.
+pub async fn revert(
+    db: &DatabaseConnection,
+    sink: &ChangeSink,
+    id: i64,
+    to_version: i32,
+    expected: i32,
+    editor: &str,
+    note: Option<&str>,
+) -> EditResult<StoredArticle> {
+    let note = note.map_or_else(|| format!("revert to version {to_version}"), str::to_owned);
+    in_write_txn(db, sink, |txn| async move {
+        let stored = live(&txn, id).await?;
+        let submitted = submitted_at_version(&txn, &stored, to_version).await?;
+        let saved = merge(&txn, &stored, expected, &submitted, editor, Some(&note)).await?;
+        Ok((txn, saved))
+    })
+    .await
+}
+
+/// The rules on a list of related ids (at most [`crate::fields::MAX_RELATED`],
+/// none twice, not the article itself), as an editor's `related` input.
+fn check_related_ids(own_id: i64, ids: &[i64]) -> Result<()> {
+    let problems = crate::fields::related_id_problems(own_id, ids);
+    let first = |wanted: fn(&RelatedIdProblem) -> bool| problems.iter().find(|p| wanted(p));
+    let message = if let Some(RelatedIdProblem::TooMany(n)) =
+        first(|p| matches!(p, RelatedIdProblem::TooMany(_)))
+    {
+        format!(
+            "{n} related articles given; at most {} are allowed",
+            crate::fields::MAX_RELATED
+        )
+    } else if let Some(RelatedIdProblem::Twice { at, .. }) =
+        first(|p| matches!(p, RelatedIdProblem::Twice { .. }))
+    {
+        format!("article {} is listed twice", ids[*at])
+    } else if first(|p| matches!(p, RelatedIdProblem::Itself(_))).is_some() {
+        format!("article {own_id} cannot be related to itself")
+    } else {
+        return Ok(());
+    };
+    Err(Error::bad_input("related", message))
 }
 
 /// Validates an editor's new values and writes them with their revision.
@@ -342,12 +434,13 @@ async fn save(
 /// article, as an editor's edit without a merge: for tools and tests.
 pub async fn apply(
     db: &DatabaseConnection,
+    sink: &ChangeSink,
     id: i64,
     editor: &str,
     note: Option<&str>,
     apply: impl Fn(&mut ArticleFields),
 ) -> EditResult<StoredArticle> {
-    in_write_txn(db, |txn| async move {
+    in_write_txn(db, sink, |txn| async move {
         let stored = live(&txn, id).await?;
         let mut fields = stored.fields.clone();
         apply(&mut fields);
@@ -357,17 +450,14 @@ pub async fn apply(
     .await
 }
 
-/// The values article `id` had at `version`, for a revert.
-pub async fn submitted_at_version(
-    db: &DatabaseConnection,
-    id: i64,
+/// The values `stored` had at `version`, for a revert.
+async fn submitted_at_version(
+    txn: &DatabaseTransaction,
+    stored: &StoredArticle,
     version: i32,
-) -> EditResult<Submitted> {
-    let txn = begin_write(db).await?;
-    let stored = live(&txn, id).await?;
-    existing_version("toVersion", version, &stored)?;
-    let (fields, _) = values_at(&txn, &stored, version).await?;
-    txn.rollback().await?;
+) -> Result<Submitted> {
+    existing_version("toVersion", version, stored)?;
+    let (fields, _) = values_at(txn, stored, version).await?;
     Ok(field_values(&fields)
         .into_iter()
         .filter(|(f, _)| *f != "url")
@@ -388,15 +478,29 @@ struct Adjusted {
 /// starts from 0), with its revision.
 pub async fn adjust_score(
     db: &DatabaseConnection,
+    sink: &ChangeSink,
+    id: i64,
+    delta: f64,
+    editor: &str,
+    note: Option<&str>,
+) -> EditResult<StoredArticle> {
+    if !delta.is_finite() {
+        return Err(Error::bad_input("delta", "`delta` must be a finite number").into());
+    }
+    in_write_txn(db, sink, |txn| async move {
+        let saved = adjust_in(&txn, id, delta, editor, note).await?;
+        Ok((txn, saved))
+    })
+    .await
+}
+
+async fn adjust_in(
+    txn: &DatabaseTransaction,
     id: i64,
     delta: f64,
     editor: &str,
     note: Option<&str>,
 ) -> Result<StoredArticle> {
-    if !delta.is_finite() {
-        return Err(Error::bad_input("delta", "`delta` must be a finite number"));
-    }
-    let txn = begin_write(db).await?;
     let backend = txn.get_database_backend();
     let sql = match backend {
         sea_orm::DbBackend::Postgres => {
@@ -418,7 +522,7 @@ pub async fn adjust_score(
             SqlValue::from(id),
         ],
     ))
-    .one(&txn)
+    .one(txn)
     .await
     .map_err(|e| {
         // PostgreSQL refuses a float overflow; SQLite yields infinity (below).
@@ -439,20 +543,13 @@ pub async fn adjust_score(
         after: Some(Value::from(adjusted.score).to_string()),
     }];
     let row = revision::revision_row(id, adjusted.version, editor, note, &changes, now)?;
-    revision::record(&txn, row).await?;
-    let saved = live(&txn, id).await?;
-    txn.commit().await?;
-    Ok(saved)
+    revision::record(txn, row).await?;
+    live(txn, id).await
 }
 
 /// Links for `ids`: loaded articles get a copy of their current title,
 /// subject and url; ids already linked keep their stored copy.
-pub async fn links_for(
-    db: &impl ConnectionTrait,
-    own_id: i64,
-    current: &[Link],
-    ids: &[i64],
-) -> Result<Vec<Link>> {
+async fn links_for(db: &impl ConnectionTrait, current: &[Link], ids: &[i64]) -> Result<Vec<Link>> {
     let loaded: HashMap<i64, (article::Model, subject::Model)> = article::Entity::find()
         .filter(article::Column::Id.is_in(ids.iter().copied()))
         .filter(article::Column::DeletedAt.is_null())
@@ -478,11 +575,6 @@ pub async fn links_for(
                 position,
                 ..existing.clone()
             }
-        } else if id == own_id {
-            return Err(Error::bad_input(
-                "related",
-                format!("article {id} cannot be related to itself"),
-            ));
         } else {
             return Err(Error::bad_input(
                 "related",
@@ -531,6 +623,20 @@ struct MaxId {
 /// Creates an article with version 1 and its first revision.
 pub async fn create(
     db: &DatabaseConnection,
+    sink: &ChangeSink,
+    new: NewArticle,
+    editor: &str,
+    note: Option<&str>,
+) -> EditResult<StoredArticle> {
+    in_write_txn(db, sink, |txn| async move {
+        let saved = create_in(&txn, new, editor, note).await?;
+        Ok((txn, saved))
+    })
+    .await
+}
+
+async fn create_in(
+    txn: &DatabaseTransaction,
     new: NewArticle,
     editor: &str,
     note: Option<&str>,
@@ -542,10 +648,9 @@ pub async fn create(
     use sea_orm::ActiveValue::Set;
     use sea_orm::QuerySelect;
 
-    let txn = begin_write(db).await?;
     let id = match new.id {
         Some(id) => {
-            if article::Entity::find_by_id(id).one(&txn).await?.is_some() {
+            if article::Entity::find_by_id(id).one(txn).await?.is_some() {
                 return Err(Error::bad_input(
                     "id",
                     format!("id {id} is already used by another article"),
@@ -558,16 +663,17 @@ pub async fn create(
                 .select_only()
                 .column_as(article::Column::Id.max(), "max_id")
                 .into_model::<MaxId>()
-                .one(&txn)
+                .one(txn)
                 .await?
                 .and_then(|m| m.max_id)
                 .unwrap_or(0);
             max + 1
         }
     };
-    let subject_slug = subject_slug_for(&txn, &new.subject).await?;
+    let subject_slug = subject_slug_for(txn, &new.subject).await?;
     let slug = new.slug.unwrap_or_else(|| slugify(&new.title));
-    let related = links_for(&txn, id, &[], &new.related).await?;
+    check_related_ids(id, &new.related)?;
+    let related = links_for(txn, &[], &new.related).await?;
     let fields = ArticleFields {
         id,
         article_title: new.title.clone(),
@@ -589,10 +695,10 @@ pub async fn create(
         related,
         body: DEFAULT_BODY.to_owned(),
     };
-    check(&txn, &fields).await?;
+    check(txn, &fields).await?;
     let now = Utc::now();
     let wanted: Vec<_> = super::article::wanted_subjects(&fields).collect();
-    let subject_ids = super::subject::ensure_subjects(&txn, &wanted, now).await?;
+    let subject_ids = super::subject::ensure_subjects(txn, &wanted, now).await?;
     let subject_id = *subject_ids
         .get(&fields.subject_slug)
         .ok_or_else(|| Error::Internal("subject was not created".into()))?;
@@ -611,12 +717,12 @@ pub async fn create(
     let derived = super::article::DerivedText::of(&fields.answer);
     super::article::set_values(&mut am, &fields, subject_id, &derived);
     article::Entity::insert(am)
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await?;
     let links = super::article::link_rows(id, &fields.related, &subject_ids)?;
     if !links.is_empty() {
         entity::article_link::Entity::insert_many(links)
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
     }
     let changes: Vec<FieldChange> = field_values(&fields)
@@ -629,8 +735,6 @@ pub async fn create(
         })
         .collect();
     let row = revision::revision_row(id, 1, editor, note, &changes, now)?;
-    revision::record(&txn, row).await?;
-    let saved = live(&txn, id).await?;
-    txn.commit().await?;
-    Ok(saved)
+    revision::record(txn, row).await?;
+    live(txn, id).await
 }

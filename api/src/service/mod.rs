@@ -2,8 +2,11 @@
 //! resolvers, the importer and the exporter.
 
 pub mod article;
+pub mod changes;
 pub mod edit;
+pub mod history;
 pub mod listing;
+pub mod lookup;
 #[doc(hidden)]
 pub mod pause;
 pub mod revision;

@@ -97,7 +97,7 @@ async fn every_mutation_checks_the_token_and_its_role() {
         let e = editors().await;
         let app = &e.app;
         if name == "restoreArticle" {
-            quicktakes::service::article::delete(&app.t.db, 118_109, "setup", None)
+            quicktakes::service::article::delete(&app.t.db, &app.changes, 118_109, "setup", None)
                 .await
                 .expect("delete");
         }

@@ -11,8 +11,10 @@ use super::query::article_id;
 use super::types::{Article, Date};
 use crate::service::article as article_service;
 use crate::service::changes::ChangeSink;
-use crate::service::edit::{self, EditError, NewArticle, Submitted};
+use crate::service::create::{self, NewArticle};
+use crate::service::edit::{self, EditError, Submitted};
 use crate::service::token::{Editor, Role};
+use crate::service::{related, score};
 
 /// SEO metadata to change; absent fields stay as they are, `null` clears.
 #[derive(InputObject, Debug, Default)]
@@ -287,9 +289,10 @@ impl Mutation {
     ) -> Result<Article> {
         let who = editor(ctx, Role::Editor)?;
         let id = article_id("id", &id)?;
-        let saved = edit::adjust_score(db(ctx)?, sink(ctx)?, id, delta, &who.name, note.as_deref())
-            .await
-            .map_err(edit_error)?;
+        let saved =
+            score::adjust_score(db(ctx)?, sink(ctx)?, id, delta, &who.name, note.as_deref())
+                .await
+                .map_err(edit_error)?;
         Ok(Article(saved.model))
     }
 
@@ -310,7 +313,7 @@ impl Mutation {
             .iter()
             .map(|r| article_id("related", r))
             .collect::<Result<Vec<_>>>()?;
-        let saved = edit::set_related(
+        let saved = related::set_related(
             db(ctx)?,
             sink(ctx)?,
             own,
@@ -370,7 +373,7 @@ impl Mutation {
                 .map(|r| article_id("input.related", r))
                 .collect::<Result<Vec<_>>>()?,
         };
-        let saved = edit::create(db(ctx)?, sink(ctx)?, new, &who.name, note.as_deref())
+        let saved = create::create(db(ctx)?, sink(ctx)?, new, &who.name, note.as_deref())
             .await
             .map_err(edit_error)?;
         Ok(Article(saved.model))

@@ -26,10 +26,10 @@ use crate::service::article::{
     wanted_subjects, write_change,
 };
 use crate::service::changes::{ChangeSink, Changed};
-use crate::service::edit::lock_rows;
 use crate::service::pause::{self, Pause};
 use crate::service::revision::{IMPORT_EDITOR, revision_row};
 use crate::service::subject::ensure_subjects;
+use crate::service::write::lock_rows;
 
 /// Largest seed file read; a bigger one is refused before it is read.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;

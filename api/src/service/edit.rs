@@ -1,6 +1,7 @@
-//! Editors' changes: the three-way merge against `expectedVersion`, atomic
-//! score adjustments, related links, creation, deletion and revert. Every
-//! change is one write transaction with its revision and version bump.
+//! Editors' changes: the three-way merge against `expectedVersion`,
+//! creation and revert ([`super::score`] adjusts scores, [`super::related`]
+//! sets related links). Every change is one write transaction
+//! ([`super::write`]) with its revision and version bump.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -8,21 +9,17 @@ use chrono::Utc;
 use entity::{article, revision as revision_entity, subject};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, Value as SqlValue,
+    QueryFilter, QueryOrder,
 };
 use serde_json::Value;
 
-use super::article::{Change, StoredArticle, with_links, write_change};
-use super::changes::{ChangeSink, Changed};
+use super::article::{Change, StoredArticle, write_change};
+use super::changes::ChangeSink;
 use super::pause::{self, Pause};
-use super::revision::{self, FieldChange, field_values, set_field};
-use super::subject::subjects_by_id;
-use crate::db::begin_write;
+use super::revision::{FieldChange, field_values, set_field};
+use super::write::{in_write_txn, live};
 use crate::error::{Error, Result};
-use crate::fields::{ArticleFields, Link, RelatedIdProblem, article_url, validate};
-
-/// Ids per locking `IN (…)` read.
-const LOCK_CHUNK: usize = 500;
+use crate::fields::{ArticleFields, article_url, validate};
 
 /// Why a change was refused: fields another editor changed since the
 /// version this one started from.
@@ -77,50 +74,6 @@ pub fn graphql_field(seed_key: &str) -> String {
     }
 }
 
-fn not_found(id: i64) -> Error {
-    Error::NotFound(format!("no article with id {id}"))
-}
-
-/// Locks the rows of `ids` for the rest of the write transaction `txn`.
-///
-/// Every writer of an article row holds the row's lock (its `UPDATE` takes
-/// it) while it writes the row's revisions. So once a transaction holds the
-/// lock, the row and its revisions stay as read until it commits, and what
-/// it decides from them is still true when it writes. PostgreSQL needs this
-/// (`FOR UPDATE`: each READ COMMITTED statement sees every commit made
-/// before it); on SQLite the write transaction already holds the database's
-/// write lock (`BEGIN IMMEDIATE`) and sea-query emits no locking clause.
-pub async fn lock_rows(txn: &DatabaseTransaction, ids: &[i64]) -> Result<()> {
-    for chunk in ids.chunks(LOCK_CHUNK) {
-        article::Entity::find()
-            .select_only()
-            .column(article::Column::Id)
-            .filter(article::Column::Id.is_in(chunk.iter().copied()))
-            // Rows are locked in id order, so two lockers never wait on each other in a cycle.
-            .order_by_asc(article::Column::Id)
-            .lock_exclusive()
-            .into_tuple::<i64>()
-            .all(txn)
-            .await?;
-    }
-    Ok(())
-}
-
-/// The live article `id`, its row locked for the rest of the transaction
-/// (see [`lock_rows`]): what a write decides on is what it overwrites.
-async fn live(txn: &DatabaseTransaction, id: i64) -> Result<StoredArticle> {
-    let rows = article::Entity::find_by_id(id)
-        .lock_exclusive()
-        .all(txn)
-        .await?;
-    let subjects = subjects_by_id(txn).await?;
-    with_links(txn, rows, &subjects)
-        .await?
-        .pop()
-        .filter(|s| !s.is_deleted())
-        .ok_or_else(|| not_found(id))
-}
-
 /// Revisions of `id` after `version`, newest first.
 async fn revisions_after(
     txn: &DatabaseTransaction,
@@ -166,7 +119,7 @@ async fn values_at(
 
 /// The subject slug for a subject name: an existing subject's, else one made
 /// from the name.
-async fn subject_slug_for(db: &impl ConnectionTrait, name: &str) -> Result<String> {
+pub(super) async fn subject_slug_for(db: &impl ConnectionTrait, name: &str) -> Result<String> {
     let existing = subject::Entity::find()
         .filter(subject::Column::Name.eq(name))
         .one(db)
@@ -190,7 +143,7 @@ pub fn slugify(text: &str) -> String {
 
 /// Runs the shared validator, then makes sure no other article holds the
 /// slug, url or file name (a precise message beats the database's).
-async fn check(db: &impl ConnectionTrait, fields: &ArticleFields) -> Result<()> {
+pub(super) async fn check(db: &impl ConnectionTrait, fields: &ArticleFields) -> Result<()> {
     if let Some(p) = validate(fields).into_iter().next() {
         return Err(Error::bad_input(graphql_field(&p.field), p.message));
     }
@@ -235,28 +188,6 @@ fn existing_version(field: &str, version: i32, stored: &StoredArticle) -> Result
     ))
 }
 
-/// Runs `attempt` in a write transaction and commits it through `sink`,
-/// which announces the article the attempt returns once it is committed.
-///
-/// No retry: `attempt` locks the article row before it reads (see
-/// [`live`]), so no other writer can overtake it between its read and its
-/// guarded write; and a SQLite `BUSY` means the busy timeout was already
-/// waited out, so waiting it out again would only outlast the request.
-async fn in_write_txn<F, Fut>(
-    db: &DatabaseConnection,
-    sink: &ChangeSink,
-    attempt: F,
-) -> EditResult<StoredArticle>
-where
-    F: FnOnce(DatabaseTransaction) -> Fut,
-    Fut: Future<Output = EditResult<(DatabaseTransaction, StoredArticle)>>,
-{
-    let txn = begin_write(db).await?;
-    let (txn, saved) = attempt(txn).await?;
-    sink.commit(txn, Changed::of(saved.model.id)).await?;
-    Ok(saved)
-}
-
 /// Applies `submitted` to article `id` as a three-way merge against
 /// `expected`: fields whose submitted value equals their value at `expected`
 /// are left as they are now; the others are changed, unless a revision
@@ -299,7 +230,7 @@ pub async fn merge_edit_paused(
 
 /// The three-way merge of [`merge_edit`] over `stored`, read (and locked)
 /// in `txn`.
-async fn merge(
+pub(super) async fn merge(
     txn: &DatabaseTransaction,
     stored: &StoredArticle,
     expected: i32,
@@ -340,29 +271,6 @@ async fn merge(
     Ok(save(txn, stored, &fields, editor, note).await?)
 }
 
-/// Replaces the related links of article `id` by `ids`, in order, merged
-/// like any edit against `expected`. Loaded articles are linked with a copy
-/// of their title, subject and url; ids already linked keep their copy.
-pub async fn set_related(
-    db: &DatabaseConnection,
-    sink: &ChangeSink,
-    id: i64,
-    ids: &[i64],
-    expected: i32,
-    editor: &str,
-    note: Option<&str>,
-) -> EditResult<StoredArticle> {
-    check_related_ids(id, ids)?;
-    in_write_txn(db, sink, |txn| async move {
-        let stored = live(&txn, id).await?;
-        let links = links_for(&txn, &stored.fields.related, ids).await?;
-        let submitted: Submitted = vec![("related", revision::related_json(&links))];
-        let saved = merge(&txn, &stored, expected, &submitted, editor, note).await?;
-        Ok((txn, saved))
-    })
-    .await
-}
-
 /// Brings back the values article `id` had at `to_version` as a new
 /// revision, merged like any edit against `expected`; `note` defaults to
 /// naming the version.
@@ -383,30 +291,6 @@ pub async fn revert(
         Ok((txn, saved))
     })
     .await
-}
-
-/// The rules on a list of related ids (at most [`crate::fields::MAX_RELATED`],
-/// none twice, not the article itself), as an editor's `related` input.
-fn check_related_ids(own_id: i64, ids: &[i64]) -> Result<()> {
-    let problems = crate::fields::related_id_problems(own_id, ids);
-    let first = |wanted: fn(&RelatedIdProblem) -> bool| problems.iter().find(|p| wanted(p));
-    let message = if let Some(RelatedIdProblem::TooMany(n)) =
-        first(|p| matches!(p, RelatedIdProblem::TooMany(_)))
-    {
-        format!(
-            "{n} related articles given; at most {} are allowed",
-            crate::fields::MAX_RELATED
-        )
-    } else if let Some(RelatedIdProblem::Twice { at, .. }) =
-        first(|p| matches!(p, RelatedIdProblem::Twice { .. }))
-    {
-        format!("article {} is listed twice", ids[*at])
-    } else if first(|p| matches!(p, RelatedIdProblem::Itself(_))).is_some() {
-        format!("article {own_id} cannot be related to itself")
-    } else {
-        return Ok(());
-    };
-    Err(Error::bad_input("related", message))
 }
 
 /// Validates an editor's new values and writes them with their revision.
@@ -462,279 +346,4 @@ async fn submitted_at_version(
         .into_iter()
         .filter(|(f, _)| *f != "url")
         .collect())
-}
-
-fn overflow() -> Error {
-    Error::bad_input("delta", "the score would no longer be a finite number")
-}
-
-#[derive(Debug, FromQueryResult)]
-struct Adjusted {
-    score: f64,
-    version: i32,
-}
-
-/// Adds `delta` to the score in one atomic statement (an unscored article
-/// starts from 0), with its revision.
-pub async fn adjust_score(
-    db: &DatabaseConnection,
-    sink: &ChangeSink,
-    id: i64,
-    delta: f64,
-    editor: &str,
-    note: Option<&str>,
-) -> EditResult<StoredArticle> {
-    if !delta.is_finite() {
-        return Err(Error::bad_input("delta", "`delta` must be a finite number").into());
-    }
-    in_write_txn(db, sink, |txn| async move {
-        let saved = adjust_in(&txn, id, delta, editor, note).await?;
-        Ok((txn, saved))
-    })
-    .await
-}
-
-async fn adjust_in(
-    txn: &DatabaseTransaction,
-    id: i64,
-    delta: f64,
-    editor: &str,
-    note: Option<&str>,
-) -> Result<StoredArticle> {
-    let backend = txn.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "UPDATE article SET score = COALESCE(score, 0) + $1, version = version + 1, updated_at = $2 \
-             WHERE id = $3 AND deleted_at IS NULL RETURNING score, version"
-        }
-        _ => {
-            "UPDATE article SET score = COALESCE(score, 0) + ?1, version = version + 1, updated_at = ?2 \
-             WHERE id = ?3 AND deleted_at IS NULL RETURNING score, version"
-        }
-    };
-    let now = Utc::now();
-    let adjusted = Adjusted::find_by_statement(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            SqlValue::from(delta),
-            SqlValue::from(now),
-            SqlValue::from(id),
-        ],
-    ))
-    .one(txn)
-    .await
-    .map_err(|e| {
-        // PostgreSQL refuses a float overflow; SQLite yields infinity (below).
-        if e.to_string().contains("out of range") {
-            overflow()
-        } else {
-            e.into()
-        }
-    })?
-    .ok_or_else(|| not_found(id))?;
-    if !adjusted.score.is_finite() {
-        return Err(overflow());
-    }
-    let before = adjusted.score - delta;
-    let changes = [FieldChange {
-        field: "score".into(),
-        before: Some(Value::from(before).to_string()),
-        after: Some(Value::from(adjusted.score).to_string()),
-    }];
-    let row = revision::revision_row(id, adjusted.version, editor, note, &changes, now)?;
-    revision::record(txn, row).await?;
-    live(txn, id).await
-}
-
-/// Links for `ids`: loaded articles get a copy of their current title,
-/// subject and url; ids already linked keep their stored copy.
-async fn links_for(db: &impl ConnectionTrait, current: &[Link], ids: &[i64]) -> Result<Vec<Link>> {
-    let loaded: HashMap<i64, (article::Model, subject::Model)> = article::Entity::find()
-        .filter(article::Column::Id.is_in(ids.iter().copied()))
-        .filter(article::Column::DeletedAt.is_null())
-        .find_also_related(subject::Entity)
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|(a, s)| s.map(|s| (a.id, (a, s))))
-        .collect();
-    let mut links = Vec::with_capacity(ids.len());
-    for (&id, position) in ids.iter().zip(1..) {
-        let link = if let Some((a, s)) = loaded.get(&id) {
-            Link {
-                position,
-                id,
-                title: a.title.clone(),
-                subject: s.name.clone(),
-                subject_slug: s.slug.clone(),
-                url: a.url.clone(),
-            }
-        } else if let Some(existing) = current.iter().find(|l| l.id == id) {
-            Link {
-                position,
-                ..existing.clone()
-            }
-        } else {
-            return Err(Error::bad_input(
-                "related",
-                format!(
-                    "article {id} is not loaded and not already linked; link loaded articles only"
-                ),
-            ));
-        };
-        links.push(link);
-    }
-    Ok(links)
-}
-
-/// A new article as an editor describes it.
-#[derive(Debug, Clone, Default)]
-pub struct NewArticle {
-    /// Id; the largest id + 1 when absent.
-    pub id: Option<i64>,
-    /// Display title.
-    pub title: String,
-    /// The question answered.
-    pub question: String,
-    /// Markdown answer.
-    pub answer: String,
-    /// Subject name.
-    pub subject: String,
-    /// Slug; made from the title when absent.
-    pub slug: Option<String>,
-    /// Publication date.
-    pub date: Option<chrono::NaiveDate>,
-    /// Author name.
-    pub author: Option<String>,
-    /// Score; `None` for unscored.
-    pub score: Option<f64>,
-    /// SEO metadata.
-    pub seo: crate::fields::Seo,
-    /// Ids of related articles (loaded ones).
-    pub related: Vec<i64>,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct MaxId {
-    max_id: Option<i64>,
-}
-
-/// Creates an article with version 1 and its first revision.
-pub async fn create(
-    db: &DatabaseConnection,
-    sink: &ChangeSink,
-    new: NewArticle,
-    editor: &str,
-    note: Option<&str>,
-) -> EditResult<StoredArticle> {
-    in_write_txn(db, sink, |txn| async move {
-        let saved = create_in(&txn, new, editor, note).await?;
-        Ok((txn, saved))
-    })
-    .await
-}
-
-async fn create_in(
-    txn: &DatabaseTransaction,
-    new: NewArticle,
-    editor: &str,
-    note: Option<&str>,
-) -> Result<StoredArticle> {
-    use crate::fields::{
-        DEFAULT_BODY, DEFAULT_DATE_FORMAT, DEFAULT_POST_ON_TEXT, DEFAULT_TEMPLATE,
-        default_file_name,
-    };
-    use sea_orm::ActiveValue::Set;
-    use sea_orm::QuerySelect;
-
-    let id = match new.id {
-        Some(id) => {
-            if article::Entity::find_by_id(id).one(txn).await?.is_some() {
-                return Err(Error::bad_input(
-                    "id",
-                    format!("id {id} is already used by another article"),
-                ));
-            }
-            id
-        }
-        None => {
-            let max = article::Entity::find()
-                .select_only()
-                .column_as(article::Column::Id.max(), "max_id")
-                .into_model::<MaxId>()
-                .one(txn)
-                .await?
-                .and_then(|m| m.max_id)
-                .unwrap_or(0);
-            max + 1
-        }
-    };
-    let subject_slug = subject_slug_for(txn, &new.subject).await?;
-    let slug = new.slug.unwrap_or_else(|| slugify(&new.title));
-    check_related_ids(id, &new.related)?;
-    let related = links_for(txn, &[], &new.related).await?;
-    let fields = ArticleFields {
-        id,
-        article_title: new.title.clone(),
-        title: new.title,
-        question: new.question,
-        answer: new.answer,
-        subject: new.subject,
-        url: article_url(&subject_slug, &slug),
-        file_name: default_file_name(&slug),
-        subject_slug,
-        slug,
-        template: DEFAULT_TEMPLATE.to_owned(),
-        date: new.date,
-        date_format: DEFAULT_DATE_FORMAT.to_owned(),
-        post_on_text: DEFAULT_POST_ON_TEXT.to_owned(),
-        author: new.author,
-        seo: new.seo,
-        score: new.score,
-        related,
-        body: DEFAULT_BODY.to_owned(),
-    };
-    check(txn, &fields).await?;
-    let now = Utc::now();
-    let wanted: Vec<_> = super::article::wanted_subjects(&fields).collect();
-    let subject_ids = super::subject::ensure_subjects(txn, &wanted, now).await?;
-    let subject_id = *subject_ids
-        .get(&fields.subject_slug)
-        .ok_or_else(|| Error::Internal("subject was not created".into()))?;
-    let mut am = article::ActiveModel {
-        id: Set(id),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        deleted_at: Set(None),
-        source_text: Set(None),
-        source_hash: Set(None),
-        source_path: Set(None),
-        imported_version: Set(None),
-        ..Default::default()
-    };
-    let derived = super::article::DerivedText::of(&fields.answer);
-    super::article::set_values(&mut am, &fields, subject_id, &derived);
-    article::Entity::insert(am)
-        .exec_without_returning(txn)
-        .await?;
-    let links = super::article::link_rows(id, &fields.related, &subject_ids)?;
-    if !links.is_empty() {
-        entity::article_link::Entity::insert_many(links)
-            .exec_without_returning(txn)
-            .await?;
-    }
-    let changes: Vec<FieldChange> = field_values(&fields)
-        .into_iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(field, v)| FieldChange {
-            field: field.to_owned(),
-            before: None,
-            after: Some(v.to_string()),
-        })
-        .collect();
-    let row = revision::revision_row(id, 1, editor, note, &changes, now)?;
-    revision::record(txn, row).await?;
-    live(txn, id).await
 }

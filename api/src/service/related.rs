@@ -40,23 +40,24 @@ pub async fn set_related(
 /// The rules on a list of related ids (at most [`crate::fields::MAX_RELATED`],
 /// none twice, not the article itself), as an editor's `related` input.
 pub(super) fn check_related_ids(own_id: i64, ids: &[i64]) -> Result<()> {
+    use RelatedIdProblem::{Itself, TooMany, Twice};
+    // One message: the list's length first, then a repeat, then the article itself.
+    let rank = |p: &&RelatedIdProblem| match p {
+        TooMany(_) => 0,
+        Twice { .. } => 1,
+        Itself(_) => 2,
+    };
     let problems = crate::fields::related_id_problems(own_id, ids);
-    let first = |wanted: fn(&RelatedIdProblem) -> bool| problems.iter().find(|p| wanted(p));
-    let message = if let Some(RelatedIdProblem::TooMany(n)) =
-        first(|p| matches!(p, RelatedIdProblem::TooMany(_)))
-    {
-        format!(
+    let Some(first) = problems.iter().min_by_key(rank) else {
+        return Ok(());
+    };
+    let message = match *first {
+        TooMany(n) => format!(
             "{n} related articles given; at most {} are allowed",
             crate::fields::MAX_RELATED
-        )
-    } else if let Some(RelatedIdProblem::Twice { at, .. }) =
-        first(|p| matches!(p, RelatedIdProblem::Twice { .. }))
-    {
-        format!("article {} is listed twice", ids[*at])
-    } else if first(|p| matches!(p, RelatedIdProblem::Itself(_))).is_some() {
-        format!("article {own_id} cannot be related to itself")
-    } else {
-        return Ok(());
+        ),
+        Twice { at, .. } => format!("article {} is listed twice", ids[at]),
+        Itself(_) => format!("article {own_id} cannot be related to itself"),
     };
     Err(Error::bad_input("related", message))
 }

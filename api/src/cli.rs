@@ -58,6 +58,9 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
                 dry_run: *dry_run,
                 force: *force,
                 skip_invalid: *skip_invalid,
+                // Another process from any server: its changes are announced
+                // to no one (see README, "Editing").
+                changes: Default::default(),
             };
             let report = import_corpus(&db, &options, &Progress::for_stderr()).await?;
             print_import_report(&report, &options);

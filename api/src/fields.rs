@@ -280,18 +280,54 @@ fn check_file_name(problems: &mut Vec<FieldProblem>, name: &str) {
     }
 }
 
-fn validate_related(problems: &mut Vec<FieldProblem>, own_id: i64, related: &[Link]) {
-    if related.len() > MAX_RELATED {
-        problems.push(FieldProblem::new(
-            "related",
-            format!(
-                "{} related articles given; at most {MAX_RELATED} are allowed",
-                related.len()
-            ),
-        ));
+/// What breaks the rules on a list of related ids, by index in the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelatedIdProblem {
+    /// The list holds this many ids, more than [`MAX_RELATED`].
+    TooMany(usize),
+    /// The id at this index is the article's own.
+    Itself(usize),
+    /// The id at `at` repeats the one at `first`.
+    Twice {
+        /// Index of the repeat.
+        at: usize,
+        /// Index of the first mention.
+        first: usize,
+    },
+}
+
+/// The rules on the related ids of article `own_id`, in one place for seed
+/// files and editors alike: at most [`MAX_RELATED`], none twice, and never
+/// the article itself.
+pub fn related_id_problems(own_id: i64, ids: &[i64]) -> Vec<RelatedIdProblem> {
+    let mut problems = Vec::new();
+    if ids.len() > MAX_RELATED {
+        problems.push(RelatedIdProblem::TooMany(ids.len()));
     }
     let mut seen = std::collections::HashMap::new();
-    for link in related {
+    for (at, &id) in ids.iter().enumerate() {
+        if id == own_id {
+            problems.push(RelatedIdProblem::Itself(at));
+        }
+        if let Some(&first) = seen.get(&id) {
+            problems.push(RelatedIdProblem::Twice { at, first });
+        } else {
+            seen.insert(id, at);
+        }
+    }
+    problems
+}
+
+fn validate_related(problems: &mut Vec<FieldProblem>, own_id: i64, related: &[Link]) {
+    let ids: Vec<i64> = related.iter().map(|l| l.id).collect();
+    let rules = related_id_problems(own_id, &ids);
+    if let Some(RelatedIdProblem::TooMany(n)) = rules.first() {
+        problems.push(FieldProblem::new(
+            "related",
+            format!("{n} related articles given; at most {MAX_RELATED} are allowed"),
+        ));
+    }
+    for (at, link) in related.iter().enumerate() {
         let key = format!("related_article{}", link.position);
         if link.id <= 0 {
             problems.push(FieldProblem::new(
@@ -299,20 +335,23 @@ fn validate_related(problems: &mut Vec<FieldProblem>, own_id: i64, related: &[Li
                 format!("`{key}.id` must be a positive integer"),
             ));
         }
-        if link.id == own_id {
-            problems.push(FieldProblem::new(
-                format!("{key}.id"),
-                format!("`{key}` links the article to itself ({own_id}); remove it"),
-            ));
-        }
-        if let Some(first) = seen.insert(link.id, link.position) {
-            problems.push(FieldProblem::new(
-                format!("{key}.id"),
-                format!(
-                    "`{key}` links {} again (already related_article{first}); remove one",
-                    link.id
-                ),
-            ));
+        for rule in &rules {
+            match *rule {
+                RelatedIdProblem::Itself(i) if i == at => problems.push(FieldProblem::new(
+                    format!("{key}.id"),
+                    format!("`{key}` links the article to itself ({own_id}); remove it"),
+                )),
+                RelatedIdProblem::Twice { at: i, first } if i == at => {
+                    problems.push(FieldProblem::new(
+                        format!("{key}.id"),
+                        format!(
+                            "`{key}` links {} again (already related_article{}); remove one",
+                            link.id, related[first].position
+                        ),
+                    ))
+                }
+                _ => {}
+            }
         }
         check_text(problems, &format!("{key}.title"), &link.title, true);
         check_text(problems, &format!("{key}.subject"), &link.subject, true);

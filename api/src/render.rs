@@ -406,19 +406,12 @@ fn html_text(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// Appends `text` HTML-escaped, safe in element content and in quoted
-/// attribute values.
-fn push_escaped(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
+/// Appends `text` HTML-escaped (`& < > " '`), safe in element content and in
+/// quoted attribute values: the server's one HTML escaper, the one
+/// pulldown-cmark writes the answers' HTML with.
+pub fn push_escaped(out: &mut String, text: &str) {
+    // Writing to a `String` cannot fail.
+    let _ = pulldown_cmark_escape::escape_html(out, text);
 }
 
 #[cfg(test)]

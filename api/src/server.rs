@@ -15,6 +15,7 @@ use crate::http::listener::{self, ConnectionLimits};
 use crate::http::{AppState, app, metrics_app};
 use crate::progress::Progress;
 use crate::seed::import::{ImportOptions, article_count, import_corpus};
+use crate::service::changes::ChangeSink;
 
 /// Runs the server over the main pool `options` describes (editors, writes, the
 /// seed import) and a pool of its own for anonymous reads, with the smaller
@@ -23,9 +24,11 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs) -> Result<()> {
     let bind = args.bind;
     let db = connect(options).await?;
     migrate_up(&db).await?;
+    let changes = ChangeSink::default();
     if article_count(&db).await? == 0 && args.seeds.exists() {
         let options = ImportOptions {
             paths: vec![args.seeds.clone()],
+            changes: changes.clone(),
             ..Default::default()
         };
         let report = import_corpus(&db, &options, &Progress::for_stderr()).await?;
@@ -40,8 +43,12 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs) -> Result<()> {
         statement_timeout: budget_ms(args.db_read_statement_timeout_ms),
         ..options.clone()
     };
-    let state = AppState::new(build_schema(db.clone(), &config.limits), db, &config)
-        .with_read_pool(connect(&reads).await?);
+    let state = AppState::new(
+        build_schema(db.clone(), changes, &config.limits),
+        db,
+        &config,
+    )
+    .with_read_pool(connect(&reads).await?);
     let public = bind_to(bind).await?;
     let metrics = match args.metrics_bind {
         Some(addr) => Some((bind_to(addr).await?, metrics)),

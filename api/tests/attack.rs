@@ -82,7 +82,7 @@ fn fragment_fan_out(levels: usize) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn healthz_answers_within_a_second_during_the_worst_attacks() {
     let t = TestDb::new().await;
-    quicktakes::seed::generate::write_corpus(&t.path("corpus"), 500, 3).expect("corpus");
+    quicktakes_tests::generate::write_corpus(&t.path("corpus"), 500, 3).expect("corpus");
     for dir in [t.path("corpus"), seeds_dir()] {
         let status = Command::new(env!("CARGO_BIN_EXE_quicktakes"))
             .env("DATABASE_URL", &t.url)

@@ -380,9 +380,11 @@ async fn exit_codes_for_success_conflict_and_usage() {
         "plain progress lines off a terminal"
     );
 
-    quicktakes::service::edit::apply(&t.db, 118_109, "alice", None, |f| f.score = Some(9.0))
-        .await
-        .expect("edit");
+    quicktakes::service::edit::apply(&t.db, &Default::default(), 118_109, "alice", None, |f| {
+        f.score = Some(9.0)
+    })
+    .await
+    .expect("edit");
     std::fs::write(dir.join("a.md"), seed_with("score: -1.0", "score: 1.0")).expect("write");
     let dry = run(&t, &["import", "in", "--dry-run"]);
     assert_eq!(dry.status.code(), Some(3));

@@ -30,7 +30,7 @@ async fn an_import_killed_midway_leaves_all_or_nothing_and_a_rerun_completes() {
     const COUNT: usize = 4000;
     let t = TestDb::new().await;
     let corpus = t.path("corpus");
-    quicktakes::seed::generate::write_corpus(&corpus, COUNT as u64, 11).expect("corpus");
+    quicktakes_tests::generate::write_corpus(&corpus, COUNT as u64, 11).expect("corpus");
     let mut import = quicktakes(&t)
         .args(["import", "corpus"])
         .stderr(Stdio::piped())

@@ -1,6 +1,8 @@
 //! Test support for quicktakes: a fresh, migrated database per test, on
 //! SQLite by default or on PostgreSQL when `TEST_DATABASE_URL` is set.
 
+pub mod generate;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -122,6 +124,9 @@ pub struct TestApp {
     pub router: axum::Router,
     /// The schema behind the router (for subscriptions).
     pub schema: quicktakes::graphql::QuickSchema,
+    /// Where the application announces committed changes (its mutations'
+    /// and [`TestApp::import`]'s).
+    pub changes: quicktakes::service::changes::ChangeSink,
     statements: std::sync::Arc<AtomicU64>,
 }
 
@@ -218,7 +223,9 @@ impl TestApp {
                 }
             });
         }
-        let schema = quicktakes::graphql::build_schema(t.db.clone(), &config.limits);
+        let changes = quicktakes::service::changes::ChangeSink::default();
+        let schema =
+            quicktakes::graphql::build_schema(t.db.clone(), changes.clone(), &config.limits);
         let mut state = quicktakes::http::AppState::new(schema.clone(), t.db.clone(), &config);
         if let Some(reads) = reads {
             state = state.with_read_pool(reads);
@@ -228,6 +235,7 @@ impl TestApp {
             t,
             router,
             schema,
+            changes,
             statements,
         }
     }
@@ -239,10 +247,13 @@ impl TestApp {
         app
     }
 
-    /// Imports seed files; panics unless every file is valid.
+    /// Imports seed files in-process, as the server does at startup (its
+    /// changes are announced to the app's subscribers); panics unless every
+    /// file is valid.
     pub async fn import(&self, path: &Path) {
         let options = quicktakes::seed::import::ImportOptions {
             paths: vec![path.to_owned()],
+            changes: self.changes.clone(),
             ..Default::default()
         };
         let report = quicktakes::seed::import::import_corpus(

@@ -35,8 +35,3 @@ impl ErrorExtensions for Error {
         }
     }
 }
-
-/// Loader failures are database failures: masked like any internal error.
-pub fn loader_error(err: std::sync::Arc<sea_orm::DbErr>) -> async_graphql::Error {
-    Error::Database((*err).clone()).extend()
-}

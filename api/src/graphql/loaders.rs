@@ -1,12 +1,26 @@
 //! DataLoaders for every nested edge, so a page of articles with their
-//! subjects, links and link targets costs a fixed number of statements.
+//! subjects, links and link targets, or a list of subjects with their
+//! article counts, costs a fixed number of statements. Each loader asks a
+//! service; none holds SQL.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_graphql::ErrorExtensions;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{article, article_link, subject};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::DatabaseConnection;
+
+use crate::error::Error;
+use crate::service::{listing, lookup, subject as subjects};
+
+/// A loader's failure, shared by every key of its batch.
+pub type LoadError = Arc<Error>;
+
+/// A loader failure as a GraphQL error (masked when internal).
+pub fn loader_error(err: LoadError) -> async_graphql::Error {
+    err.extend()
+}
 
 /// Subjects by id. Subjects are few, so the first lookup of a request loads
 /// them all: every later one is a cache hit, and a page costs one statement
@@ -15,15 +29,10 @@ pub struct SubjectLoader(DatabaseConnection);
 
 impl Loader<i32> for SubjectLoader {
     type Value = subject::Model;
-    type Error = Arc<DbErr>;
+    type Error = LoadError;
 
     async fn load(&self, _keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        Ok(subject::Entity::find()
-            .all(&self.0)
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s))
-            .collect())
+        Ok(subjects::subjects_by_id(&self.0).await?)
     }
 }
 
@@ -34,19 +43,11 @@ pub struct ArticleLoader(DatabaseConnection);
 
 impl Loader<i64> for ArticleLoader {
     type Value = Option<article::Model>;
-    type Error = Arc<DbErr>;
+    type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let mut out: HashMap<i64, Self::Value> = keys.iter().map(|k| (*k, None)).collect();
-        for a in article::Entity::find()
-            .filter(article::Column::Id.is_in(keys.iter().copied()))
-            .filter(article::Column::DeletedAt.is_null())
-            .all(&self.0)
-            .await?
-        {
-            out.insert(a.id, Some(a));
-        }
-        Ok(out)
+        let mut found = lookup::live_articles(&self.0, keys).await?;
+        Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
     }
 }
 
@@ -55,20 +56,27 @@ pub struct LinksLoader(DatabaseConnection);
 
 impl Loader<i64> for LinksLoader {
     type Value = Vec<article_link::Model>;
-    type Error = Arc<DbErr>;
+    type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let mut out: HashMap<i64, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for link in article_link::Entity::find()
-            .filter(article_link::Column::ArticleId.is_in(keys.iter().copied()))
-            .order_by_asc(article_link::Column::ArticleId)
-            .order_by_asc(article_link::Column::Position)
-            .all(&self.0)
-            .await?
-        {
-            out.entry(link.article_id).or_default().push(link);
-        }
-        Ok(out)
+        Ok(lookup::links_of(&self.0, keys).await?)
+    }
+}
+
+/// How many live articles each subject has, by subject id: one grouped
+/// count for all the subjects a request lists.
+pub struct ArticleCountLoader(DatabaseConnection);
+
+impl Loader<i32> for ArticleCountLoader {
+    type Value = u64;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let mut counts = listing::count_by_subject(&self.0, keys).await?;
+        Ok(keys
+            .iter()
+            .map(|k| (*k, counts.remove(k).unwrap_or(0)))
+            .collect())
     }
 }
 
@@ -82,27 +90,26 @@ pub struct Loaders {
     pub articles: Arc<DataLoader<ArticleLoader, HashMapCache>>,
     /// Links by article id.
     pub links: Arc<DataLoader<LinksLoader, HashMapCache>>,
+    /// Live article counts by subject id.
+    pub article_counts: Arc<DataLoader<ArticleCountLoader, HashMapCache>>,
+}
+
+fn cached<L>(loader: L) -> Arc<DataLoader<L, HashMapCache>> {
+    Arc::new(DataLoader::with_cache(
+        loader,
+        tokio::spawn,
+        HashMapCache::default(),
+    ))
 }
 
 impl Loaders {
     /// Fresh loaders over `db`.
     pub fn new(db: &DatabaseConnection) -> Self {
         Self {
-            subjects: Arc::new(DataLoader::with_cache(
-                SubjectLoader(db.clone()),
-                tokio::spawn,
-                HashMapCache::default(),
-            )),
-            articles: Arc::new(DataLoader::with_cache(
-                ArticleLoader(db.clone()),
-                tokio::spawn,
-                HashMapCache::default(),
-            )),
-            links: Arc::new(DataLoader::with_cache(
-                LinksLoader(db.clone()),
-                tokio::spawn,
-                HashMapCache::default(),
-            )),
+            subjects: cached(SubjectLoader(db.clone())),
+            articles: cached(ArticleLoader(db.clone())),
+            links: cached(LinksLoader(db.clone())),
+            article_counts: cached(ArticleCountLoader(db.clone())),
         }
     }
 }

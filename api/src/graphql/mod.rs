@@ -14,18 +14,25 @@ pub mod types;
 use async_graphql::Schema;
 use sea_orm::DatabaseConnection;
 
+use crate::service::changes::ChangeSink;
+
 /// The schema type.
 pub type QuickSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
-/// Builds the schema. The database connection and the change channel are
-/// schema-wide data; loaders and the editor are added per request.
+/// Builds the schema. The database connection and the change sink (where
+/// mutations announce their committed changes, and subscriptions listen)
+/// are schema-wide data; loaders and the editor are added per request.
 /// async-graphql's own depth, complexity and directive limits are not used:
 /// they expand every fragment spread anew, and [`policy::Policy`] has
 /// measured the document once before they would run.
-pub fn build_schema(db: DatabaseConnection, limits: &limits::Limits) -> QuickSchema {
+pub fn build_schema(
+    db: DatabaseConnection,
+    changes: ChangeSink,
+    limits: &limits::Limits,
+) -> QuickSchema {
     Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .data(db)
-        .data(subscription::Changes::default())
+        .data(changes)
         .extension(policy::Policy::new(*limits))
         .finish()
 }

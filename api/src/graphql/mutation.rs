@@ -9,9 +9,12 @@ use serde_json::Value;
 use super::error::bad_input;
 use super::query::article_id;
 use super::types::{Article, Date};
-use crate::service::edit::{self, EditError, NewArticle, Submitted};
+use crate::service::article as article_service;
+use crate::service::changes::ChangeSink;
+use crate::service::create::{self, NewArticle};
+use crate::service::edit::{self, EditError, Submitted};
 use crate::service::token::{Editor, Role};
-use crate::service::{article as article_service, revision::related_json};
+use crate::service::{related, score};
 
 /// SEO metadata to change; absent fields stay as they are, `null` clears.
 #[derive(InputObject, Debug, Default)]
@@ -102,11 +105,9 @@ fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
     ctx.data::<DatabaseConnection>()
 }
 
-/// Tells subscribers that an article changed.
-fn announce(ctx: &Context<'_>, id: i64) {
-    if let Ok(changes) = ctx.data::<super::subscription::Changes>() {
-        changes.announce(id);
-    }
+/// Where the changes are announced once committed.
+fn sink<'a>(ctx: &Context<'a>) -> Result<&'a ChangeSink> {
+    ctx.data::<ChangeSink>()
 }
 
 fn edit_error(e: EditError) -> async_graphql::Error {
@@ -214,6 +215,7 @@ impl Mutation {
         let id = article_id("id", id)?;
         let saved = edit::merge_edit(
             db(ctx)?,
+            sink(ctx)?,
             id,
             expected_version,
             &submitted,
@@ -222,7 +224,6 @@ impl Mutation {
         )
         .await
         .map_err(edit_error)?;
-        announce(ctx, id);
         Ok(Article(saved.model))
     }
 }
@@ -288,10 +289,10 @@ impl Mutation {
     ) -> Result<Article> {
         let who = editor(ctx, Role::Editor)?;
         let id = article_id("id", &id)?;
-        let saved = edit::adjust_score(db(ctx)?, id, delta, &who.name, note.as_deref())
-            .await
-            .extend()?;
-        announce(ctx, id);
+        let saved =
+            score::adjust_score(db(ctx)?, sink(ctx)?, id, delta, &who.name, note.as_deref())
+                .await
+                .map_err(edit_error)?;
         Ok(Article(saved.model))
     }
 
@@ -306,53 +307,24 @@ impl Mutation {
         #[graphql(desc = "The version the links were read at.")] expected_version: i32,
         #[graphql(desc = "Why, for the revision history.")] note: Option<String>,
     ) -> Result<Article> {
-        editor(ctx, Role::Editor)?;
+        let who = editor(ctx, Role::Editor)?;
         let own = article_id("id", &id)?;
         let ids = related
             .iter()
             .map(|r| article_id("related", r))
             .collect::<Result<Vec<_>>>()?;
-        if ids.len() > crate::fields::MAX_RELATED {
-            return Err(bad_input(
-                "related",
-                format!(
-                    "{} related articles given; at most {} are allowed",
-                    ids.len(),
-                    crate::fields::MAX_RELATED
-                ),
-            ));
-        }
-        let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = ids.iter().find(|i| !seen.insert(**i)) {
-            return Err(bad_input(
-                "related",
-                format!("article {dup} is listed twice"),
-            ));
-        }
-        if ids.contains(&own) {
-            return Err(bad_input(
-                "related",
-                format!("article {own} cannot be related to itself"),
-            ));
-        }
-        let current = article_service::load(db(ctx)?, own)
-            .await
-            .extend()?
-            .filter(|s| !s.is_deleted())
-            .ok_or_else(|| {
-                crate::error::Error::NotFound(format!("no article with id {own}")).extend()
-            })?;
-        let links = edit::links_for(db(ctx)?, own, &current.fields.related, &ids)
-            .await
-            .extend()?;
-        Self::merge(
-            ctx,
-            &id,
+        let saved = related::set_related(
+            db(ctx)?,
+            sink(ctx)?,
+            own,
+            &ids,
             expected_version,
-            vec![("related", related_json(&links))],
-            note,
+            &who.name,
+            note.as_deref(),
         )
         .await
+        .map_err(edit_error)?;
+        Ok(Article(saved.model))
     }
 
     /// Creates an article (version 1).
@@ -401,10 +373,9 @@ impl Mutation {
                 .map(|r| article_id("input.related", r))
                 .collect::<Result<Vec<_>>>()?,
         };
-        let saved = edit::create(db(ctx)?, new, &who.name, note.as_deref())
+        let saved = create::create(db(ctx)?, sink(ctx)?, new, &who.name, note.as_deref())
             .await
-            .extend()?;
-        announce(ctx, saved.model.id);
+            .map_err(edit_error)?;
         Ok(Article(saved.model))
     }
 
@@ -417,10 +388,9 @@ impl Mutation {
     ) -> Result<ID> {
         let who = editor(ctx, Role::Admin)?;
         let article = article_id("id", &id)?;
-        article_service::delete(db(ctx)?, article, &who.name, note.as_deref())
+        article_service::delete(db(ctx)?, sink(ctx)?, article, &who.name, note.as_deref())
             .await
             .extend()?;
-        announce(ctx, article);
         Ok(id)
     }
 
@@ -433,10 +403,10 @@ impl Mutation {
     ) -> Result<Article> {
         let who = editor(ctx, Role::Admin)?;
         let article = article_id("id", &id)?;
-        let saved = article_service::restore(db(ctx)?, article, &who.name, note.as_deref())
-            .await
-            .extend()?;
-        announce(ctx, article);
+        let saved =
+            article_service::restore(db(ctx)?, sink(ctx)?, article, &who.name, note.as_deref())
+                .await
+                .extend()?;
         Ok(Article(saved.model))
     }
 
@@ -450,12 +420,19 @@ impl Mutation {
         #[graphql(desc = "The version the revert was decided at.")] expected_version: i32,
         #[graphql(desc = "Why, for the revision history.")] note: Option<String>,
     ) -> Result<Article> {
-        editor(ctx, Role::Editor)?;
+        let who = editor(ctx, Role::Editor)?;
         let article = article_id("id", &id)?;
-        let submitted = edit::submitted_at_version(db(ctx)?, article, to_version)
-            .await
-            .map_err(edit_error)?;
-        let note = note.or_else(|| Some(format!("revert to version {to_version}")));
-        Self::merge(ctx, &id, expected_version, submitted, note).await
+        let saved = edit::revert(
+            db(ctx)?,
+            sink(ctx)?,
+            article,
+            to_version,
+            expected_version,
+            &who.name,
+            note.as_deref(),
+        )
+        .await
+        .map_err(edit_error)?;
+        Ok(Article(saved.model))
     }
 }

@@ -1,16 +1,16 @@
 //! The root `Query` type: what frontends read.
 
-use async_graphql::{
-    Context, ErrorExtensions, ID, InputObject, Object, Result, ResultExt, SimpleObject,
-};
-use entity::{article, article_alias, subject};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
+use sea_orm::DatabaseConnection;
 
 use super::error::bad_input;
-use super::pagination::{PageArgs, PageInfo, cursor, page_info};
-use super::types::{Article, ArticleConnection, ArticleOrderInput, Date, Subject};
-use crate::error::Error;
-use crate::service::{listing::ArticleFilter, search};
+use super::pagination::{PageArgs, Window};
+use super::types::{
+    Article, ArticleConnection, ArticleOrderInput, Date, SearchConnection, SearchMatch, Subject,
+    Total,
+};
+use crate::service::lookup::{self, ArticleKey};
+use crate::service::{listing::ArticleFilter, search, subject as subjects};
 
 /// Narrows an article list; all given conditions must hold.
 #[derive(InputObject, Debug, Default)]
@@ -64,67 +64,8 @@ impl ArticleFilterInput {
     }
 }
 
-/// A search hit with its cursor.
-#[derive(SimpleObject)]
-pub struct SearchEdge {
-    /// Opaque position to page from.
-    pub cursor: String,
-    /// The matching article.
-    pub node: Article,
-    /// Relevance; higher is a better match.
-    pub rank: f64,
-    /// HTML-escaped text around the match, with `<mark>…</mark>` around matched terms.
-    pub snippet: String,
-}
-
-/// A page of search hits, best first.
-#[derive(SimpleObject)]
-pub struct SearchConnection {
-    /// The hits of the page.
-    pub edges: Vec<SearchEdge>,
-    /// Where the page stands in the results.
-    pub page_info: PageInfo,
-    /// How many articles match.
-    pub total_count: i32,
-}
-
 /// What frontends read.
 pub struct Query;
-
-async fn live_by(
-    db: &DatabaseConnection,
-    column: article::Column,
-    value: &str,
-) -> Result<Option<article::Model>> {
-    article::Entity::find()
-        .filter(column.eq(value))
-        .filter(article::Column::DeletedAt.is_null())
-        .one(db)
-        .await
-        .map_err(|e| Error::from(e).extend())
-}
-
-/// The article that had `value` as its slug or url before an edit.
-async fn by_alias(
-    db: &DatabaseConnection,
-    kind: &str,
-    value: &str,
-) -> Result<Option<article::Model>> {
-    let alias = article_alias::Entity::find()
-        .filter(article_alias::Column::Kind.eq(kind))
-        .filter(article_alias::Column::Value.eq(value))
-        .one(db)
-        .await
-        .map_err(|e| Error::from(e).extend())?;
-    match alias {
-        None => Ok(None),
-        Some(a) => article::Entity::find_by_id(a.article_id)
-            .filter(article::Column::DeletedAt.is_null())
-            .one(db)
-            .await
-            .map_err(|e| Error::from(e).extend()),
-    }
-}
 
 #[Object]
 impl Query {
@@ -138,28 +79,17 @@ impl Query {
         #[graphql(desc = "The article's url, current or former.")] url: Option<String>,
     ) -> Result<Option<Article>> {
         let db = ctx.data::<DatabaseConnection>()?;
-        let found = match (id, slug, url) {
+        let found = match (&id, &slug, &url) {
             (Some(id), None, None) => {
-                let id = article_id("id", &id)?;
-                article::Entity::find_by_id(id)
-                    .filter(article::Column::DeletedAt.is_null())
-                    .one(db)
-                    .await
-                    .map_err(|e| Error::from(e).extend())?
+                lookup::live_article(db, ArticleKey::Id(article_id("id", id)?)).await
             }
-            (None, Some(slug), None) => match live_by(db, article::Column::Slug, &slug).await? {
-                Some(a) => Some(a),
-                None => by_alias(db, "slug", &slug).await?,
-            },
-            (None, None, Some(url)) => match live_by(db, article::Column::Url, &url).await? {
-                Some(a) => Some(a),
-                None => by_alias(db, "url", &url).await?,
-            },
+            (None, Some(slug), None) => lookup::live_article(db, ArticleKey::Slug(slug)).await,
+            (None, None, Some(url)) => lookup::live_article(db, ArticleKey::Url(url)).await,
             _ => {
                 return Err(bad_input("id", "give exactly one of `id`, `slug` or `url`"));
             }
         };
-        Ok(found.map(Article))
+        Ok(found.extend()?.map(Article))
     }
 
     /// Live articles, filtered and ordered, a page at a time.
@@ -201,22 +131,15 @@ impl Query {
         #[graphql(desc = "The subject's slug.")] slug: String,
     ) -> Result<Option<Subject>> {
         let db = ctx.data::<DatabaseConnection>()?;
-        Ok(subject::Entity::find()
-            .filter(subject::Column::Slug.eq(slug))
-            .one(db)
-            .await
-            .map_err(|e| Error::from(e).extend())?
-            .map(Subject))
+        Ok(subjects::by_slug(db, &slug).await.extend()?.map(Subject))
     }
 
     /// Every subject, by name.
     async fn subjects(&self, ctx: &Context<'_>) -> Result<Vec<Subject>> {
         let db = ctx.data::<DatabaseConnection>()?;
-        Ok(subject::Entity::find()
-            .order_by_asc(subject::Column::Name)
-            .all(db)
+        Ok(subjects::all_by_name(db)
             .await
-            .map_err(|e| Error::from(e).extend())?
+            .extend()?
             .into_iter()
             .map(Subject)
             .collect())
@@ -245,58 +168,42 @@ impl Query {
         let window = args.window(|| async { Ok(0) }).await?;
         let subject_id = match subject {
             None => None,
-            Some(slug) => match subject::Entity::find()
-                .filter(subject::Column::Slug.eq(slug))
-                .one(db)
-                .await
-                .map_err(|e| Error::from(e).extend())?
-            {
+            Some(slug) => match subjects::by_slug(db, &slug).await.extend()? {
                 Some(s) => Some(s.id),
-                None => return Ok(empty_search()),
+                None => return Ok(empty_search(window)),
             },
         };
         let (hits, total) = search::search(db, &query, subject_id, window.offset, window.limit)
             .await
             .extend()?;
         let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
-        let mut articles: std::collections::HashMap<i64, article::Model> = article::Entity::find()
-            .filter(article::Column::Id.is_in(ids))
-            .all(db)
-            .await
-            .map_err(|e| Error::from(e).extend())?
+        let mut articles = lookup::live_articles(db, &ids).await.extend()?;
+        let more = window.offset + (hits.len() as u64) < total;
+        let items = hits
             .into_iter()
-            .map(|a| (a.id, a))
-            .collect();
-        let shown = hits.len() as u64;
-        let edges = hits
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, h)| {
-                articles.remove(&h.id).map(|a| SearchEdge {
-                    cursor: cursor(window.offset + i as u64),
-                    node: Article(a),
+            .filter_map(|h| {
+                let found = articles.remove(&h.id)?;
+                let hit = SearchMatch {
                     rank: h.rank,
                     snippet: h.snippet,
-                })
+                };
+                Some((Article(found), hit))
             })
             .collect();
-        Ok(SearchConnection {
-            edges,
-            page_info: page_info(window, shown, window.offset + shown < total),
-            total_count: i32::try_from(total).unwrap_or(i32::MAX),
-        })
+        Ok(SearchConnection::new(
+            window,
+            items,
+            more,
+            Total::Known(total),
+        ))
     }
 }
 
-fn empty_search() -> SearchConnection {
-    SearchConnection {
-        edges: Vec::new(),
-        page_info: PageInfo {
-            has_next_page: false,
-            has_previous_page: false,
-            start_cursor: None,
-            end_cursor: None,
-        },
-        total_count: 0,
-    }
+/// No hits: the search named a subject that does not exist.
+fn empty_search(window: Window) -> SearchConnection {
+    let none = Window {
+        offset: 0,
+        ..window
+    };
+    SearchConnection::new(none, Vec::new(), false, Total::Known(0))
 }

@@ -1,35 +1,15 @@
 //! The root `Subscription` type: live article changes over
-//! `graphql-transport-ws`.
+//! `graphql-transport-ws`, as the [`ChangeSink`] delivers them.
 
 use async_graphql::{Context, ID, Result, Subscription};
 use futures_util::Stream;
-use tokio::sync::broadcast;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::query::article_id;
 use super::types::Article;
-
-/// How many changes a slow subscriber may fall behind before it skips some.
-const BACKLOG: usize = 1024;
-
-/// The channel mutations announce changed article ids on.
-#[derive(Clone)]
-pub struct Changes(broadcast::Sender<i64>);
-
-impl Default for Changes {
-    fn default() -> Self {
-        Self(broadcast::channel(BACKLOG).0)
-    }
-}
-
-impl Changes {
-    /// Announces that article `id` changed (committed).
-    pub fn announce(&self, id: i64) {
-        // No subscriber is not an error.
-        let _ = self.0.send(id);
-    }
-}
+use crate::service::changes::ChangeSink;
+use crate::service::lookup::{self, ArticleKey};
 
 /// Live updates.
 pub struct Subscription;
@@ -44,18 +24,20 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Article>> {
         let only = id.as_ref().map(|i| article_id("id", i)).transpose()?;
         let db = ctx.data::<sea_orm::DatabaseConnection>()?.clone();
-        let changes = ctx.data::<Changes>()?.0.subscribe();
+        let changes = ctx.data::<ChangeSink>()?.subscribe();
+        // A subscriber that fell behind skips what it missed; a deleted
+        // article is not sent.
         Ok(BroadcastStream::new(changes)
             .filter_map(move |r| r.ok().filter(|changed| only.is_none_or(|o| o == *changed)))
             .then(move |changed| {
                 let db = db.clone();
                 async move {
-                    crate::service::article::load(&db, changed)
+                    lookup::live_article(&db, ArticleKey::Id(changed))
                         .await
                         .ok()
                         .flatten()
                 }
             })
-            .filter_map(|stored| stored.filter(|s| !s.is_deleted()).map(|s| Article(s.model))))
+            .filter_map(|live| live.map(Article)))
     }
 }

@@ -25,10 +25,11 @@ use crate::service::article::{
     Change, DerivedText, ImportedSource, StoredArticle, link_rows, load_many, set_values,
     wanted_subjects, write_change,
 };
-use crate::service::edit::lock_rows;
+use crate::service::changes::{ChangeSink, Changed};
 use crate::service::pause::{self, Pause};
 use crate::service::revision::{IMPORT_EDITOR, revision_row};
 use crate::service::subject::ensure_subjects;
+use crate::service::write::lock_rows;
 
 /// Largest seed file read; a bigger one is refused before it is read.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -47,6 +48,9 @@ pub struct ImportOptions {
     pub force: bool,
     /// Write the valid files even when others are invalid.
     pub skip_invalid: bool,
+    /// Where the created and updated articles are announced after the
+    /// commit (a server passes its own; the command line's has no listener).
+    pub changes: ChangeSink,
 }
 
 /// A problem with an input file, printed `path:line:col: message`.
@@ -600,7 +604,8 @@ pub async fn import_corpus_paused(
         .filter(|(_, a)| **a == Action::Create)
         .for_each(|(l, _)| l.derived = Some(DerivedText::of(&l.seed.fields.answer)));
     pause::at(pauses.after_planning.as_ref()).await;
-    let actions = write_plan(db, &valid, actions, &existing, progress, pauses).await?;
+    let sink = &options.changes;
+    let actions = write_plan(db, sink, &valid, actions, &existing, progress, pauses).await?;
     report.plan = planned_files(&valid, &actions);
     report.written = true;
     crate::metrics::record_import("created", report.created());
@@ -706,8 +711,11 @@ async fn verify_plan(
 
 /// Writes the creates and updates of a plan in one transaction, after
 /// verifying the plan inside it; returns the actions taken.
+// The plan, where it is written and announced, and the test's pause points.
+#[allow(clippy::too_many_arguments)]
 async fn write_plan(
     db: &DatabaseConnection,
+    sink: &ChangeSink,
     files: &[Loaded],
     actions: Vec<Action>,
     planned: &HashMap<i64, Existing>,
@@ -753,6 +761,7 @@ async fn write_plan(
     let subject_ids = ensure_subjects(&txn, &wanted, now).await?;
 
     progress.phase("writing", (creates.len() + updates.len()) as u64);
+    let mut changed = Changed::default();
     // Updates first: a file that moves its article off a slug frees it for
     // a new file of the same import.
     let ids: Vec<i64> = updates.iter().map(|l| l.seed.fields.id).collect();
@@ -781,6 +790,7 @@ async fn write_plan(
             now,
         };
         write_change(&txn, current, &change).await?;
+        changed.record(f.id);
         progress.advance(1);
     }
 
@@ -837,6 +847,7 @@ async fn write_plan(
                 );
                 continue;
             }
+            changed.record(f.id);
             links.extend(link_rows(f.id, &f.related, &subject_ids)?);
             let note = format!("created from {}", l.name);
             revisions.push(revision_row(f.id, 1, IMPORT_EDITOR, Some(&note), &[], now)?);
@@ -852,7 +863,7 @@ async fn write_plan(
         progress.advance(chunk.len() as u64);
     }
     progress.finish();
-    txn.commit().await?;
+    sink.commit(txn, changed).await?;
     Ok(actions)
 }
 

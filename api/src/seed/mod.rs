@@ -3,7 +3,6 @@
 
 pub mod escape;
 pub mod export;
-pub mod generate;
 pub mod import;
 pub mod layout;
 pub mod parse;

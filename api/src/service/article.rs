@@ -10,6 +10,7 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, sea_query::OnConflict,
 };
 
+use super::changes::{ChangeSink, Changed};
 use super::revision::{self, FieldChange};
 use super::subject::{ensure_subjects, subjects_by_id};
 use crate::error::{Error, Result};
@@ -371,6 +372,7 @@ fn not_found(id: i64) -> Error {
 /// Sets or lifts the deletion tombstone, with a revision.
 async fn set_deleted(
     db: &DatabaseConnection,
+    sink: &ChangeSink,
     id: i64,
     deleted: bool,
     editor: &str,
@@ -406,26 +408,30 @@ async fn set_deleted(
     let row = revision::revision_row(id, version, editor, note, &changes, now)?;
     revision::record(&txn, row).await?;
     let saved = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
-    txn.commit().await?;
+    sink.commit(txn, Changed::of(id)).await?;
     Ok(saved)
 }
 
 /// Deletes an article (a tombstone: it can be restored).
 pub async fn delete(
     db: &DatabaseConnection,
+    sink: &ChangeSink,
     id: i64,
     editor: &str,
     note: Option<&str>,
 ) -> Result<()> {
-    set_deleted(db, id, true, editor, note).await.map(drop)
+    set_deleted(db, sink, id, true, editor, note)
+        .await
+        .map(drop)
 }
 
 /// Restores a deleted article.
 pub async fn restore(
     db: &DatabaseConnection,
+    sink: &ChangeSink,
     id: i64,
     editor: &str,
     note: Option<&str>,
 ) -> Result<StoredArticle> {
-    set_deleted(db, id, false, editor, note).await
+    set_deleted(db, sink, id, false, editor, note).await
 }

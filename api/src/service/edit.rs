@@ -1,6 +1,7 @@
-//! Editors' changes: the three-way merge against `expectedVersion`, atomic
-//! score adjustments, related links, creation, deletion and revert. Every
-//! change is one write transaction with its revision and version bump.
+//! Editors' changes: the three-way merge against `expectedVersion`,
+//! creation and revert ([`super::score`] adjusts scores, [`super::related`]
+//! sets related links). Every change is one write transaction
+//! ([`super::write`]) with its revision and version bump.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -8,20 +9,17 @@ use chrono::Utc;
 use entity::{article, revision as revision_entity, subject};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, Value as SqlValue,
+    QueryFilter, QueryOrder,
 };
 use serde_json::Value;
 
-use super::article::{Change, StoredArticle, with_links, write_change};
+use super::article::{Change, StoredArticle, write_change};
+use super::changes::ChangeSink;
 use super::pause::{self, Pause};
-use super::revision::{self, FieldChange, field_values, set_field};
-use super::subject::subjects_by_id;
-use crate::db::begin_write;
+use super::revision::{FieldChange, field_values, set_field};
+use super::write::{in_write_txn, live};
 use crate::error::{Error, Result};
-use crate::fields::{ArticleFields, Link, article_url, validate};
-
-/// Ids per locking `IN (…)` read.
-const LOCK_CHUNK: usize = 500;
+use crate::fields::{ArticleFields, article_url, validate};
 
 /// Why a change was refused: fields another editor changed since the
 /// version this one started from.
@@ -76,50 +74,6 @@ pub fn graphql_field(seed_key: &str) -> String {
     }
 }
 
-fn not_found(id: i64) -> Error {
-    Error::NotFound(format!("no article with id {id}"))
-}
-
-/// Locks the rows of `ids` for the rest of the write transaction `txn`.
-///
-/// Every writer of an article row holds the row's lock (its `UPDATE` takes
-/// it) while it writes the row's revisions. So once a transaction holds the
-/// lock, the row and its revisions stay as read until it commits, and what
-/// it decides from them is still true when it writes. PostgreSQL needs this
-/// (`FOR UPDATE`: each READ COMMITTED statement sees every commit made
-/// before it); on SQLite the write transaction already holds the database's
-/// write lock (`BEGIN IMMEDIATE`) and sea-query emits no locking clause.
-pub async fn lock_rows(txn: &DatabaseTransaction, ids: &[i64]) -> Result<()> {
-    for chunk in ids.chunks(LOCK_CHUNK) {
-        article::Entity::find()
-            .select_only()
-            .column(article::Column::Id)
-            .filter(article::Column::Id.is_in(chunk.iter().copied()))
-            // Rows are locked in id order, so two lockers never wait on each other in a cycle.
-            .order_by_asc(article::Column::Id)
-            .lock_exclusive()
-            .into_tuple::<i64>()
-            .all(txn)
-            .await?;
-    }
-    Ok(())
-}
-
-/// The live article `id`, its row locked for the rest of the transaction
-/// (see [`lock_rows`]): what a write decides on is what it overwrites.
-async fn live(txn: &DatabaseTransaction, id: i64) -> Result<StoredArticle> {
-    let rows = article::Entity::find_by_id(id)
-        .lock_exclusive()
-        .all(txn)
-        .await?;
-    let subjects = subjects_by_id(txn).await?;
-    with_links(txn, rows, &subjects)
-        .await?
-        .pop()
-        .filter(|s| !s.is_deleted())
-        .ok_or_else(|| not_found(id))
-}
-
 /// Revisions of `id` after `version`, newest first.
 async fn revisions_after(
     txn: &DatabaseTransaction,
@@ -165,7 +119,7 @@ async fn values_at(
 
 /// The subject slug for a subject name: an existing subject's, else one made
 /// from the name.
-async fn subject_slug_for(db: &impl ConnectionTrait, name: &str) -> Result<String> {
+pub(super) async fn subject_slug_for(db: &impl ConnectionTrait, name: &str) -> Result<String> {
     let existing = subject::Entity::find()
         .filter(subject::Column::Name.eq(name))
         .one(db)
@@ -189,7 +143,7 @@ pub fn slugify(text: &str) -> String {
 
 /// Runs the shared validator, then makes sure no other article holds the
 /// slug, url or file name (a precise message beats the database's).
-async fn check(db: &impl ConnectionTrait, fields: &ArticleFields) -> Result<()> {
+pub(super) async fn check(db: &impl ConnectionTrait, fields: &ArticleFields) -> Result<()> {
     if let Some(p) = validate(fields).into_iter().next() {
         return Err(Error::bad_input(graphql_field(&p.field), p.message));
     }
@@ -234,43 +188,30 @@ fn existing_version(field: &str, version: i32, stored: &StoredArticle) -> Result
     ))
 }
 
-/// Runs `attempt` in a write transaction and commits what it returns.
-///
-/// No retry: `attempt` locks the article row before it reads (see
-/// [`live`]), so no other writer can overtake it between its read and its
-/// guarded write; and a SQLite `BUSY` means the busy timeout was already
-/// waited out, so waiting it out again would only outlast the request.
-async fn in_write_txn<T, F, Fut>(db: &DatabaseConnection, attempt: F) -> EditResult<T>
-where
-    F: FnOnce(DatabaseTransaction) -> Fut,
-    Fut: Future<Output = EditResult<(DatabaseTransaction, T)>>,
-{
-    let txn = begin_write(db).await?;
-    let (txn, value) = attempt(txn).await?;
-    txn.commit().await?;
-    Ok(value)
-}
-
 /// Applies `submitted` to article `id` as a three-way merge against
 /// `expected`: fields whose submitted value equals their value at `expected`
 /// are left as they are now; the others are changed, unless a revision
 /// after `expected` changed them too (a [`Conflict`]).
 pub async fn merge_edit(
     db: &DatabaseConnection,
+    sink: &ChangeSink,
     id: i64,
     expected: i32,
     submitted: &Submitted,
     editor: &str,
     note: Option<&str>,
 ) -> EditResult<StoredArticle> {
-    merge_edit_paused(db, id, expected, submitted, editor, note, None).await
+    merge_edit_paused(db, sink, id, expected, submitted, editor, note, None).await
 }
 
 /// [`merge_edit`] with a test's pause point between reading the article
 /// row and reading its later revisions.
 #[doc(hidden)]
+// `merge_edit`'s arguments and the pause point.
+#[allow(clippy::too_many_arguments)]
 pub async fn merge_edit_paused(
     db: &DatabaseConnection,
+    sink: &ChangeSink,
     id: i64,
     expected: i32,
     submitted: &Submitted,
@@ -278,40 +219,75 @@ pub async fn merge_edit_paused(
     note: Option<&str>,
     after_row_read: Option<&Pause>,
 ) -> EditResult<StoredArticle> {
-    in_write_txn(db, |txn| async move {
+    in_write_txn(db, sink, |txn| async move {
         let stored = live(&txn, id).await?;
         pause::at(after_row_read).await;
-        existing_version("expectedVersion", expected, &stored)?;
-        let (at_expected, changed_since) = values_at(&txn, &stored, expected).await?;
-        let before: HashMap<&str, Value> = field_values(&at_expected).into_iter().collect();
-        let mine: Vec<&(&str, Value)> = submitted
-            .iter()
-            .filter(|(field, value)| before.get(field) != Some(value))
-            .collect();
-        // The url is derived from subject and slug, never submitted: an edit
-        // of one and a later edit of the other merge into a new url.
-        let mut conflicts: Vec<String> = mine
-            .iter()
-            .map(|(f, _)| (*f).to_owned())
-            .filter(|f| changed_since.contains(f))
-            .collect();
-        if !conflicts.is_empty() {
-            conflicts.sort();
-            conflicts.dedup();
-            return Err(EditError::Conflict(Conflict {
-                current_version: stored.model.version,
-                fields: conflicts,
-            }));
-        }
-        let mut fields = stored.fields.clone();
-        for (field, value) in &mine {
-            set_field(&mut fields, field, value)?;
-        }
-        if mine.iter().any(|(f, _)| *f == "subject") {
-            fields.subject_slug = subject_slug_for(&txn, &fields.subject).await?;
-        }
-        fields.url = article_url(&fields.subject_slug, &fields.slug);
-        let saved = save(&txn, &stored, &fields, editor, note).await?;
+        let saved = merge(&txn, &stored, expected, submitted, editor, note).await?;
+        Ok((txn, saved))
+    })
+    .await
+}
+
+/// The three-way merge of [`merge_edit`] over `stored`, read (and locked)
+/// in `txn`.
+pub(super) async fn merge(
+    txn: &DatabaseTransaction,
+    stored: &StoredArticle,
+    expected: i32,
+    submitted: &Submitted,
+    editor: &str,
+    note: Option<&str>,
+) -> EditResult<StoredArticle> {
+    existing_version("expectedVersion", expected, stored)?;
+    let (at_expected, changed_since) = values_at(txn, stored, expected).await?;
+    let before: HashMap<&str, Value> = field_values(&at_expected).into_iter().collect();
+    let mine: Vec<&(&str, Value)> = submitted
+        .iter()
+        .filter(|(field, value)| before.get(field) != Some(value))
+        .collect();
+    // The url is derived from subject and slug, never submitted: an edit
+    // of one and a later edit of the other merge into a new url.
+    let mut conflicts: Vec<String> = mine
+        .iter()
+        .map(|(f, _)| (*f).to_owned())
+        .filter(|f| changed_since.contains(f))
+        .collect();
+    if !conflicts.is_empty() {
+        conflicts.sort();
+        conflicts.dedup();
+        return Err(EditError::Conflict(Conflict {
+            current_version: stored.model.version,
+            fields: conflicts,
+        }));
+    }
+    let mut fields = stored.fields.clone();
+    for (field, value) in &mine {
+        set_field(&mut fields, field, value)?;
+    }
+    if mine.iter().any(|(f, _)| *f == "subject") {
+        fields.subject_slug = subject_slug_for(txn, &fields.subject).await?;
+    }
+    fields.url = article_url(&fields.subject_slug, &fields.slug);
+    Ok(save(txn, stored, &fields, editor, note).await?)
+}
+
+/// Brings back the values article `id` had at `to_version` as a new
+/// revision, merged like any edit against `expected`; `note` defaults to
+/// naming the version.
+pub async fn revert(
+    db: &DatabaseConnection,
+    sink: &ChangeSink,
+    id: i64,
+    to_version: i32,
+    expected: i32,
+    editor: &str,
+    note: Option<&str>,
+) -> EditResult<StoredArticle> {
+    let note = note.map_or_else(|| format!("revert to version {to_version}"), str::to_owned);
+    in_write_txn(db, sink, |txn| async move {
+        let stored = live(&txn, id).await?;
+        let submitted = submitted_at_version(&txn, &stored, to_version).await?;
+        let saved = merge(&txn, &stored, expected, &submitted, editor, Some(&note)).await?;
         Ok((txn, saved))
     })
     .await
@@ -342,12 +318,13 @@ async fn save(
 /// article, as an editor's edit without a merge: for tools and tests.
 pub async fn apply(
     db: &DatabaseConnection,
+    sink: &ChangeSink,
     id: i64,
     editor: &str,
     note: Option<&str>,
     apply: impl Fn(&mut ArticleFields),
 ) -> EditResult<StoredArticle> {
-    in_write_txn(db, |txn| async move {
+    in_write_txn(db, sink, |txn| async move {
         let stored = live(&txn, id).await?;
         let mut fields = stored.fields.clone();
         apply(&mut fields);
@@ -357,280 +334,16 @@ pub async fn apply(
     .await
 }
 
-/// The values article `id` had at `version`, for a revert.
-pub async fn submitted_at_version(
-    db: &DatabaseConnection,
-    id: i64,
+/// The values `stored` had at `version`, for a revert.
+async fn submitted_at_version(
+    txn: &DatabaseTransaction,
+    stored: &StoredArticle,
     version: i32,
-) -> EditResult<Submitted> {
-    let txn = begin_write(db).await?;
-    let stored = live(&txn, id).await?;
-    existing_version("toVersion", version, &stored)?;
-    let (fields, _) = values_at(&txn, &stored, version).await?;
-    txn.rollback().await?;
+) -> Result<Submitted> {
+    existing_version("toVersion", version, stored)?;
+    let (fields, _) = values_at(txn, stored, version).await?;
     Ok(field_values(&fields)
         .into_iter()
         .filter(|(f, _)| *f != "url")
         .collect())
-}
-
-fn overflow() -> Error {
-    Error::bad_input("delta", "the score would no longer be a finite number")
-}
-
-#[derive(Debug, FromQueryResult)]
-struct Adjusted {
-    score: f64,
-    version: i32,
-}
-
-/// Adds `delta` to the score in one atomic statement (an unscored article
-/// starts from 0), with its revision.
-pub async fn adjust_score(
-    db: &DatabaseConnection,
-    id: i64,
-    delta: f64,
-    editor: &str,
-    note: Option<&str>,
-) -> Result<StoredArticle> {
-    if !delta.is_finite() {
-        return Err(Error::bad_input("delta", "`delta` must be a finite number"));
-    }
-    let txn = begin_write(db).await?;
-    let backend = txn.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "UPDATE article SET score = COALESCE(score, 0) + $1, version = version + 1, updated_at = $2 \
-             WHERE id = $3 AND deleted_at IS NULL RETURNING score, version"
-        }
-        _ => {
-            "UPDATE article SET score = COALESCE(score, 0) + ?1, version = version + 1, updated_at = ?2 \
-             WHERE id = ?3 AND deleted_at IS NULL RETURNING score, version"
-        }
-    };
-    let now = Utc::now();
-    let adjusted = Adjusted::find_by_statement(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            SqlValue::from(delta),
-            SqlValue::from(now),
-            SqlValue::from(id),
-        ],
-    ))
-    .one(&txn)
-    .await
-    .map_err(|e| {
-        // PostgreSQL refuses a float overflow; SQLite yields infinity (below).
-        if e.to_string().contains("out of range") {
-            overflow()
-        } else {
-            e.into()
-        }
-    })?
-    .ok_or_else(|| not_found(id))?;
-    if !adjusted.score.is_finite() {
-        return Err(overflow());
-    }
-    let before = adjusted.score - delta;
-    let changes = [FieldChange {
-        field: "score".into(),
-        before: Some(Value::from(before).to_string()),
-        after: Some(Value::from(adjusted.score).to_string()),
-    }];
-    let row = revision::revision_row(id, adjusted.version, editor, note, &changes, now)?;
-    revision::record(&txn, row).await?;
-    let saved = live(&txn, id).await?;
-    txn.commit().await?;
-    Ok(saved)
-}
-
-/// Links for `ids`: loaded articles get a copy of their current title,
-/// subject and url; ids already linked keep their stored copy.
-pub async fn links_for(
-    db: &impl ConnectionTrait,
-    own_id: i64,
-    current: &[Link],
-    ids: &[i64],
-) -> Result<Vec<Link>> {
-    let loaded: HashMap<i64, (article::Model, subject::Model)> = article::Entity::find()
-        .filter(article::Column::Id.is_in(ids.iter().copied()))
-        .filter(article::Column::DeletedAt.is_null())
-        .find_also_related(subject::Entity)
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|(a, s)| s.map(|s| (a.id, (a, s))))
-        .collect();
-    let mut links = Vec::with_capacity(ids.len());
-    for (&id, position) in ids.iter().zip(1..) {
-        let link = if let Some((a, s)) = loaded.get(&id) {
-            Link {
-                position,
-                id,
-                title: a.title.clone(),
-                subject: s.name.clone(),
-                subject_slug: s.slug.clone(),
-                url: a.url.clone(),
-            }
-        } else if let Some(existing) = current.iter().find(|l| l.id == id) {
-            Link {
-                position,
-                ..existing.clone()
-            }
-        } else if id == own_id {
-            return Err(Error::bad_input(
-                "related",
-                format!("article {id} cannot be related to itself"),
-            ));
-        } else {
-            return Err(Error::bad_input(
-                "related",
-                format!(
-                    "article {id} is not loaded and not already linked; link loaded articles only"
-                ),
-            ));
-        };
-        links.push(link);
-    }
-    Ok(links)
-}
-
-/// A new article as an editor describes it.
-#[derive(Debug, Clone, Default)]
-pub struct NewArticle {
-    /// Id; the largest id + 1 when absent.
-    pub id: Option<i64>,
-    /// Display title.
-    pub title: String,
-    /// The question answered.
-    pub question: String,
-    /// Markdown answer.
-    pub answer: String,
-    /// Subject name.
-    pub subject: String,
-    /// Slug; made from the title when absent.
-    pub slug: Option<String>,
-    /// Publication date.
-    pub date: Option<chrono::NaiveDate>,
-    /// Author name.
-    pub author: Option<String>,
-    /// Score; `None` for unscored.
-    pub score: Option<f64>,
-    /// SEO metadata.
-    pub seo: crate::fields::Seo,
-    /// Ids of related articles (loaded ones).
-    pub related: Vec<i64>,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct MaxId {
-    max_id: Option<i64>,
-}
-
-/// Creates an article with version 1 and its first revision.
-pub async fn create(
-    db: &DatabaseConnection,
-    new: NewArticle,
-    editor: &str,
-    note: Option<&str>,
-) -> Result<StoredArticle> {
-    use crate::fields::{
-        DEFAULT_BODY, DEFAULT_DATE_FORMAT, DEFAULT_POST_ON_TEXT, DEFAULT_TEMPLATE,
-        default_file_name,
-    };
-    use sea_orm::ActiveValue::Set;
-    use sea_orm::QuerySelect;
-
-    let txn = begin_write(db).await?;
-    let id = match new.id {
-        Some(id) => {
-            if article::Entity::find_by_id(id).one(&txn).await?.is_some() {
-                return Err(Error::bad_input(
-                    "id",
-                    format!("id {id} is already used by another article"),
-                ));
-            }
-            id
-        }
-        None => {
-            let max = article::Entity::find()
-                .select_only()
-                .column_as(article::Column::Id.max(), "max_id")
-                .into_model::<MaxId>()
-                .one(&txn)
-                .await?
-                .and_then(|m| m.max_id)
-                .unwrap_or(0);
-            max + 1
-        }
-    };
-    let subject_slug = subject_slug_for(&txn, &new.subject).await?;
-    let slug = new.slug.unwrap_or_else(|| slugify(&new.title));
-    let related = links_for(&txn, id, &[], &new.related).await?;
-    let fields = ArticleFields {
-        id,
-        article_title: new.title.clone(),
-        title: new.title,
-        question: new.question,
-        answer: new.answer,
-        subject: new.subject,
-        url: article_url(&subject_slug, &slug),
-        file_name: default_file_name(&slug),
-        subject_slug,
-        slug,
-        template: DEFAULT_TEMPLATE.to_owned(),
-        date: new.date,
-        date_format: DEFAULT_DATE_FORMAT.to_owned(),
-        post_on_text: DEFAULT_POST_ON_TEXT.to_owned(),
-        author: new.author,
-        seo: new.seo,
-        score: new.score,
-        related,
-        body: DEFAULT_BODY.to_owned(),
-    };
-    check(&txn, &fields).await?;
-    let now = Utc::now();
-    let wanted: Vec<_> = super::article::wanted_subjects(&fields).collect();
-    let subject_ids = super::subject::ensure_subjects(&txn, &wanted, now).await?;
-    let subject_id = *subject_ids
-        .get(&fields.subject_slug)
-        .ok_or_else(|| Error::Internal("subject was not created".into()))?;
-    let mut am = article::ActiveModel {
-        id: Set(id),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        deleted_at: Set(None),
-        source_text: Set(None),
-        source_hash: Set(None),
-        source_path: Set(None),
-        imported_version: Set(None),
-        ..Default::default()
-    };
-    let derived = super::article::DerivedText::of(&fields.answer);
-    super::article::set_values(&mut am, &fields, subject_id, &derived);
-    article::Entity::insert(am)
-        .exec_without_returning(&txn)
-        .await?;
-    let links = super::article::link_rows(id, &fields.related, &subject_ids)?;
-    if !links.is_empty() {
-        entity::article_link::Entity::insert_many(links)
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    let changes: Vec<FieldChange> = field_values(&fields)
-        .into_iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(field, v)| FieldChange {
-            field: field.to_owned(),
-            before: None,
-            after: Some(v.to_string()),
-        })
-        .collect();
-    let row = revision::revision_row(id, 1, editor, note, &changes, now)?;
-    revision::record(&txn, row).await?;
-    let saved = live(&txn, id).await?;
-    txn.commit().await?;
-    Ok(saved)
 }

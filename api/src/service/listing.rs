@@ -1,6 +1,8 @@
 //! Listing articles: the filters and orders of the `articles` query, shared
 //! by `Query.articles`, `Subject.articles` and `relatedFrom`.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use entity::{article, article_link, subject};
 use sea_orm::sea_query::{Expr, Func, NullOrdering, Order, Query as SqlQuery};
@@ -114,6 +116,27 @@ fn ordered(q: Select<article::Entity>, order: ArticleOrder) -> Select<article::E
 /// How many live articles match.
 pub async fn count(db: &impl ConnectionTrait, filter: &ArticleFilter) -> Result<u64> {
     Ok(filtered(filter).count(db).await?)
+}
+
+/// How many live articles each of `subject_ids` has, in one grouped count;
+/// a subject without live articles is absent.
+pub async fn count_by_subject(
+    db: &impl ConnectionTrait,
+    subject_ids: &[i32],
+) -> Result<HashMap<i32, u64>> {
+    let rows: Vec<(i32, i64)> = filtered(&ArticleFilter::default())
+        .select_only()
+        .column(article::Column::SubjectId)
+        .column_as(article::Column::Id.count(), "n")
+        .filter(article::Column::SubjectId.is_in(subject_ids.iter().copied()))
+        .group_by(article::Column::SubjectId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(subject, n)| (subject, u64::try_from(n).unwrap_or_default()))
+        .collect())
 }
 
 /// One page of matching live articles, `limit` rows from `offset`.

@@ -6,6 +6,7 @@
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 
 use crate::error::Result;
+use crate::render::push_escaped;
 
 /// Marks the start of a matched term in a raw snippet (a private-use character
 /// no text carries), so the snippet can be HTML-escaped before `<mark>` goes in.
@@ -83,17 +84,16 @@ pub fn words(query: &str) -> Vec<String> {
 /// HTML-escapes a raw snippet and turns its term markers into `<mark>` tags.
 fn snippet_html(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 32);
-    for c in raw.chars() {
-        match c {
-            MARK_START => out.push_str("<mark>"),
-            MARK_END => out.push_str("</mark>"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+    for piece in raw.split_inclusive([MARK_START, MARK_END]) {
+        let (text, tag) = if let Some(text) = piece.strip_suffix(MARK_START) {
+            (text, "<mark>")
+        } else if let Some(text) = piece.strip_suffix(MARK_END) {
+            (text, "</mark>")
+        } else {
+            (piece, "")
+        };
+        push_escaped(&mut out, text);
+        out.push_str(tag);
     }
     out
 }

@@ -1,10 +1,13 @@
-//! Subjects: created on demand by slug, looked up by id.
+//! Subjects: created on demand by slug, looked up by id or slug.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::subject;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, sea_query::OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::OnConflict,
+};
 
 use crate::error::Result;
 
@@ -19,6 +22,22 @@ pub async fn subjects_by_id(db: &impl ConnectionTrait) -> Result<HashMap<i32, su
         .into_iter()
         .map(|s| (s.id, s))
         .collect())
+}
+
+/// Every subject, by name.
+pub async fn all_by_name(db: &impl ConnectionTrait) -> Result<Vec<subject::Model>> {
+    Ok(subject::Entity::find()
+        .order_by_asc(subject::Column::Name)
+        .all(db)
+        .await?)
+}
+
+/// The subject with this slug.
+pub async fn by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Option<subject::Model>> {
+    Ok(subject::Entity::find()
+        .filter(subject::Column::Slug.eq(slug))
+        .one(db)
+        .await?)
 }
 
 /// Makes sure a subject exists for each `(slug, name)` (the first name given

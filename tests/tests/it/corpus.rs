@@ -3,9 +3,9 @@
 
 use quicktakes::progress::Progress;
 use quicktakes::seed::export::export_corpus;
-use quicktakes::seed::generate::write_corpus;
 use quicktakes::seed::import::{ImportOptions, import_corpus};
 use quicktakes_tests::TestDb;
+use quicktakes_tests::generate::write_corpus;
 
 const COUNT: u64 = 300;
 

@@ -173,7 +173,7 @@ async fn article_needs_exactly_one_argument() {
 #[tokio::test]
 async fn old_slug_and_url_still_find_an_edited_article() {
     let app = TestApp::with_seeds().await;
-    quicktakes::service::edit::apply(&app.t.db, 118_109, "alice", None, |f| {
+    quicktakes::service::edit::apply(&app.t.db, &app.changes, 118_109, "alice", None, |f| {
         f.slug = "imaging-in-hcc-follow-up".into();
         f.subject = "Oncology".into();
         f.subject_slug = "oncology".into();
@@ -201,7 +201,7 @@ async fn old_slug_and_url_still_find_an_edited_article() {
 #[tokio::test]
 async fn deleted_articles_are_not_read() {
     let app = TestApp::with_seeds().await;
-    article::delete(&app.t.db, 118_109, "admin", None)
+    article::delete(&app.t.db, &app.changes, 118_109, "admin", None)
         .await
         .expect("delete");
     let d = app.data("{ article(id: \"118109\") { id } articles { totalCount } subject(slug: \"medicine\") { articleCount } }", json!({})).await;
@@ -505,7 +505,7 @@ async fn snippets_are_html_escaped() {
 async fn nested_reads_cost_the_same_few_statements_for_5_and_50_articles() {
     let app = TestApp::new().await;
     let dir = app.t.path("corpus");
-    quicktakes::seed::generate::write_corpus(&dir, 60, 3).expect("generate");
+    quicktakes_tests::generate::write_corpus(&dir, 60, 3).expect("generate");
     app.import(&dir).await;
     let q = "query($n: Int) { articles(first: $n) { nodes { id title subject { name }
                related { title article { id title subject { name } } } } } }";

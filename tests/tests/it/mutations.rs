@@ -97,7 +97,7 @@ async fn every_mutation_checks_the_token_and_its_role() {
         let e = editors().await;
         let app = &e.app;
         if name == "restoreArticle" {
-            quicktakes::service::article::delete(&app.t.db, 118_109, "setup", None)
+            quicktakes::service::article::delete(&app.t.db, &app.changes, 118_109, "setup", None)
                 .await
                 .expect("delete");
         }
@@ -677,4 +677,41 @@ async fn revision_history_is_for_editors_only() {
             "the file relative to the import root, no server path"
         );
     }
+}
+
+#[tokio::test]
+async fn set_related_and_create_article_keep_the_same_related_rules() {
+    let e = editors().await;
+    let before = e.app.t.snapshot().await;
+    let message = |r: &Value| {
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let set = "mutation($r: [ID!]!) { setRelated(id: \"118109\", related: $r, expectedVersion: 1) { version } }";
+    let create = "mutation($r: [ID!]!) { createArticle(input: { id: \"9000\", title: \"T\", question: \"Q?\", answer: \"A\", subject: \"Medicine\", related: $r }) { id } }";
+    for (query, own) in [(set, "118109"), (create, "9000")] {
+        let cases = [
+            (
+                json!([own]),
+                format!("article {own} cannot be related to itself"),
+            ),
+            (
+                json!(["118085", "118085"]),
+                "article 118085 is listed twice".to_owned(),
+            ),
+            (
+                json!((1..=11).map(|i| i.to_string()).collect::<Vec<_>>()),
+                "11 related articles given; at most 10 are allowed".to_owned(),
+            ),
+        ];
+        for (related, expected) in cases {
+            let r = as_editor(&e.app, &e.editor, query, json!({ "r": related })).await;
+            assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+            assert_eq!(r["errors"][0]["extensions"]["field"], "related", "{r}");
+            assert_eq!(message(&r), expected, "{r}");
+        }
+    }
+    assert_eq!(e.app.t.snapshot().await, before, "nothing was written");
 }

@@ -354,7 +354,17 @@ async fn a_conflict_reports_the_version_actually_stored() {
     let db = app.t.db.clone();
     let bob = tokio::spawn(async move {
         let submitted: edit::Submitted = vec![("answer", json!("Bob's answer"))];
-        edit::merge_edit_paused(&db, ID, 1, &submitted, "bob", None, Some(&pause)).await
+        edit::merge_edit_paused(
+            &db,
+            &Default::default(),
+            ID,
+            1,
+            &submitted,
+            "bob",
+            None,
+            Some(&pause),
+        )
+        .await
     });
     meet(&barrier).await;
     // Alice saves the same version meanwhile.

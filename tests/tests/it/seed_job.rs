@@ -157,9 +157,17 @@ async fn reimport_of_unchanged_files_changes_nothing() {
 async fn answer_edit_changes_only_the_answer_lines_of_the_export() {
     let t = TestDb::new().await;
     import(&t, &seeds_dir(), false).await;
-    let edited = quicktakes::service::edit::apply(&t.db, ID, "alice", Some("typo"), |f| {
-        f.answer = f.answer.replace("crucial role", "central role") + "\n\nSee \\( \\nu \\) too.";
-    })
+    let edited = quicktakes::service::edit::apply(
+        &t.db,
+        &Default::default(),
+        ID,
+        "alice",
+        Some("typo"),
+        |f| {
+            f.answer =
+                f.answer.replace("crucial role", "central role") + "\n\nSee \\( \\nu \\) too.";
+        },
+    )
     .await
     .expect("edit");
     assert_eq!(edited.model.version, 2);
@@ -201,18 +209,19 @@ async fn edits_of_many_keys_rewrite_only_their_lines_and_read_back() {
     );
     std::fs::write(dir.join("a.md"), &seed).expect("write");
     import(&t, &dir, false).await;
-    let edited = quicktakes::service::edit::apply(&t.db, ID, "bob", None, |f| {
-        f.title = "A title: with a colon # and hash".into();
-        f.score = Some(4.5);
-        f.author = None;
-        f.seo.keywords = vec!["liver".into(), "MRI".into()];
-        f.related.truncate(2);
-        f.related[1].title = "Multi\nline".into();
-        f.date = None;
-        f.post_on_text = "Published".into();
-    })
-    .await
-    .expect("edit");
+    let edited =
+        quicktakes::service::edit::apply(&t.db, &Default::default(), ID, "bob", None, |f| {
+            f.title = "A title: with a colon # and hash".into();
+            f.score = Some(4.5);
+            f.author = None;
+            f.seo.keywords = vec!["liver".into(), "MRI".into()];
+            f.related.truncate(2);
+            f.related[1].title = "Multi\nline".into();
+            f.date = None;
+            f.post_on_text = "Published".into();
+        })
+        .await
+        .expect("edit");
     let out = export(&t, "out").await;
     let text = exported_seed(&out);
     assert!(
@@ -260,7 +269,7 @@ async fn edits_of_many_keys_rewrite_only_their_lines_and_read_back() {
 async fn editors_changes_and_deletions_survive_reimport_of_unchanged_files() {
     let t = TestDb::new().await;
     import(&t, &seeds_dir(), false).await;
-    quicktakes::service::edit::apply(&t.db, ID, "alice", None, |f| {
+    quicktakes::service::edit::apply(&t.db, &Default::default(), ID, "alice", None, |f| {
         f.title = "Edited title".into()
     })
     .await
@@ -269,7 +278,7 @@ async fn editors_changes_and_deletions_survive_reimport_of_unchanged_files() {
     assert_eq!(report.unchanged(), 1);
     assert_eq!(fields(&t, ID).await.title, "Edited title");
 
-    article::delete(&t.db, ID, "admin", Some("duplicate"))
+    article::delete(&t.db, &Default::default(), ID, "admin", Some("duplicate"))
         .await
         .expect("delete");
     let report = import(&t, &seeds_dir(), false).await;
@@ -335,7 +344,7 @@ async fn changed_file_over_edited_or_deleted_article_is_a_conflict_unless_forced
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(dir.join("a.md"), real_seed_text()).expect("write");
     import(&t, &dir, false).await;
-    quicktakes::service::edit::apply(&t.db, ID, "alice", None, |f| {
+    quicktakes::service::edit::apply(&t.db, &Default::default(), ID, "alice", None, |f| {
         f.answer = "Edited answer.".into()
     })
     .await
@@ -379,7 +388,7 @@ async fn changed_file_over_edited_or_deleted_article_is_a_conflict_unless_forced
     );
 
     // A deleted article with a changed file: conflict too; --force restores it.
-    article::delete(&t.db, ID, "admin", None)
+    article::delete(&t.db, &Default::default(), ID, "admin", None)
         .await
         .expect("delete");
     std::fs::write(dir.join("a.md"), changed.replace("score: 2.5", "score: 1")).expect("write");

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use quicktakes::db::{DbOptions, connect};
-use quicktakes::seed::generate::write_corpus;
 use quicktakes::service::token::Role;
+use quicktakes_tests::generate::write_corpus;
 use quicktakes_tests::{TestApp, TestDb, error_code};
 use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, Statement, TransactionTrait};
 use serde_json::{Value, json};

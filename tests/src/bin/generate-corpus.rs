@@ -21,7 +21,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match quicktakes::seed::generate::write_corpus(&args.dir, args.count, args.seed) {
+    match quicktakes_tests::generate::write_corpus(&args.dir, args.count, args.seed) {
         Ok(paths) => {
             println!("{} articles written to {}", paths.len(), args.dir.display());
             ExitCode::SUCCESS

@@ -1,0 +1,289 @@
+//! `Article`, its SEO metadata and its related links.
+
+use async_graphql::connection::EmptyFields;
+use async_graphql::{Context, ID, Result, ResultExt, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{article, article_link};
+
+use super::{
+    ArticleConnection, Date, Revision, RevisionConnection, Subject, Total, database, loaders,
+    subject_of,
+};
+use crate::graphql::error::{bad_input, forbidden};
+use crate::graphql::loaders::loader_error;
+use crate::graphql::pagination::PageArgs;
+use crate::render;
+use crate::service::history;
+use crate::service::listing::{ArticleFilter, ArticleOrder};
+use crate::service::token::Editor;
+
+/// An article: one question answered in markdown.
+pub struct Article(pub article::Model);
+
+#[async_graphql::Object]
+impl Article {
+    /// The article's stable id (the seed's `id`), e.g. `"118109"`.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The last url segment, e.g. `what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients`.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// The page path: `/learn/<subject-slug>/questions/<slug>`.
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    /// The seed file name the exporter writes this article to.
+    async fn file_name(&self) -> &str {
+        &self.0.file_name
+    }
+
+    /// Display title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// Title shown on the article page (defaults to `title`).
+    async fn article_title(&self) -> &str {
+        &self.0.article_title
+    }
+
+    /// The question the article answers.
+    async fn question(&self) -> &str {
+        &self.0.question
+    }
+
+    /// The answer in markdown, seed escapes decoded.
+    async fn answer(&self) -> &str {
+        &self.0.answer
+    }
+
+    /// The answer as sanitized HTML (CommonMark and tables); math is kept
+    /// verbatim in `<span class="math inline">` and `<div class="math display">`.
+    async fn answer_html(&self) -> &str {
+        &self.0.answer_html
+    }
+
+    /// The answer as plain text, cut at a word boundary to at most `length` characters.
+    async fn excerpt(
+        &self,
+        #[graphql(
+            default_with = "Some(200)",
+            desc = "Most characters returned, `…` included (0 to 10000); null means 200."
+        )]
+        length: Option<i32>,
+    ) -> Result<String> {
+        let length = usize::try_from(length.unwrap_or(200))
+            .ok()
+            .filter(|l| *l <= 10_000)
+            .ok_or_else(|| bad_input("length", "`length` must be between 0 and 10000"))?;
+        Ok(render::excerpt(&self.0.answer_text, length))
+    }
+
+    /// Author name.
+    async fn author(&self) -> Option<&str> {
+        self.0.author.as_deref()
+    }
+
+    /// Publication date.
+    async fn date(&self) -> Option<Date> {
+        self.0.date.map(Date)
+    }
+
+    /// The date formatted with `dateFormat`, e.g. `Dec 11, 2024`.
+    async fn display_date(&self) -> Option<String> {
+        self.0
+            .date
+            .map(|d| render::display_date(d, &self.0.date_format))
+    }
+
+    /// Display pattern of the date (tokens `YYYY YY MMMM MMM MM M DD D`).
+    async fn date_format(&self) -> &str {
+        &self.0.date_format
+    }
+
+    /// Label shown before the date, e.g. `Posted on`.
+    async fn post_on_text(&self) -> &str {
+        &self.0.post_on_text
+    }
+
+    /// Page template name (the seed's `_schema`).
+    async fn template(&self) -> &str {
+        &self.0.template
+    }
+
+    /// The article's score; null while it is not yet scored.
+    async fn score(&self) -> Option<f64> {
+        self.0.score
+    }
+
+    /// The subject the article is filed under.
+    async fn subject(&self, ctx: &Context<'_>) -> Result<Subject> {
+        subject_of(ctx, self.0.subject_id).await
+    }
+
+    /// SEO metadata.
+    async fn seo(&self) -> Seo {
+        Seo {
+            title: self.0.seo_title.clone(),
+            description: self.0.seo_description.clone(),
+            keywords: serde_json::from_str(&self.0.seo_keywords).unwrap_or_default(),
+        }
+    }
+
+    /// Related articles, in position order.
+    async fn related(&self, ctx: &Context<'_>) -> Result<Vec<RelatedArticle>> {
+        Ok(loaders(ctx)?
+            .links
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(RelatedArticle)
+            .collect())
+    }
+
+    /// Live articles that link to this one, by id.
+    async fn related_from(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+    ) -> Result<ArticleConnection> {
+        let filter = ArticleFilter {
+            links_to: Some(self.0.id),
+            ..Default::default()
+        };
+        let args = PageArgs {
+            first,
+            after: after.as_deref(),
+            ..Default::default()
+        };
+        ArticleConnection::load(ctx, filter, ArticleOrder::IdAsc, args).await
+    }
+
+    /// Bumped by every change; pass it as `expectedVersion` when editing.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    /// When the article was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the article last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// The revision history, newest first. Editors only: it names editors
+    /// and keeps removed text, so a request without a token gets `FORBIDDEN`.
+    async fn revisions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+    ) -> Result<RevisionConnection> {
+        if ctx.data_opt::<Editor>().is_none() {
+            return Err(forbidden(
+                "the revision history is for editors: send an editor or admin token as `Authorization: Bearer <token>`",
+            ));
+        }
+        let db = database(ctx)?;
+        let args = PageArgs {
+            first,
+            after: after.as_deref(),
+            ..Default::default()
+        };
+        let total = history::count(db, self.0.id).await.extend()?;
+        let window = args.window(|| async { Ok(total) }).await?;
+        let rows = history::page(db, self.0.id, window.offset, window.limit)
+            .await
+            .extend()?;
+        let more = window.offset + (rows.len() as u64) < total;
+        let items = rows
+            .into_iter()
+            .map(|r| (Revision(r), EmptyFields))
+            .collect();
+        Ok(RevisionConnection::new(
+            window,
+            items,
+            more,
+            Total::Known(total),
+        ))
+    }
+}
+
+/// SEO metadata of an article.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Seo {
+    /// Page title for search engines.
+    pub title: Option<String>,
+    /// Page description for search engines.
+    pub description: Option<String>,
+    /// Keywords, in order.
+    pub keywords: Vec<String>,
+}
+
+/// A link from an article to a related one, which need not be loaded yet.
+pub struct RelatedArticle(pub article_link::Model);
+
+impl RelatedArticle {
+    async fn target(&self, ctx: &Context<'_>) -> Result<Option<article::Model>> {
+        Ok(loaders(ctx)?
+            .articles
+            .load_one(self.0.target_id)
+            .await
+            .map_err(loader_error)?
+            .flatten())
+    }
+}
+
+#[async_graphql::Object]
+impl RelatedArticle {
+    /// 1-based position among the article's links.
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+
+    /// The target's id.
+    async fn id(&self) -> ID {
+        ID(self.0.target_id.to_string())
+    }
+
+    /// The target's title when it is loaded, else the link's copy.
+    async fn title(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self
+            .target(ctx)
+            .await?
+            .map_or_else(|| self.0.title.clone(), |a| a.title))
+    }
+
+    /// The target's url when it is loaded, else the link's copy.
+    async fn url(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self
+            .target(ctx)
+            .await?
+            .map_or_else(|| self.0.url.clone(), |a| a.url))
+    }
+
+    /// The target's subject when it is loaded, else the one the link names.
+    async fn subject(&self, ctx: &Context<'_>) -> Result<Subject> {
+        let id = self
+            .target(ctx)
+            .await?
+            .map_or(self.0.subject_id, |a| a.subject_id);
+        subject_of(ctx, id).await
+    }
+
+    /// The target article; null while it is not loaded (or deleted).
+    async fn article(&self, ctx: &Context<'_>) -> Result<Option<Article>> {
+        Ok(self.target(ctx).await?.map(Article))
+    }
+}

@@ -7,7 +7,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Default database: a SQLite file next to the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://quicktakes.db?mode=rwc";
@@ -84,4 +84,36 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTra
         ..Default::default()
     };
     Ok(db.begin_with_options(options).await?)
+}
+
+/// Attempts [`in_write_txn`] makes of a write that keeps losing races; one
+/// retry is enough for any writer that locks what it reads, so a third
+/// loss means a broken invariant.
+const WRITE_ATTEMPTS: u32 = 3;
+
+/// Runs `attempt` in a write transaction ([`begin_write`]) and commits what
+/// it returns. An attempt that lost a version race ([`Error::LostRace`]: the
+/// row changed between its read and its guarded write) is rolled back and
+/// run again on a fresh read, never reported as `BUSY`. Nothing else is
+/// retried: a SQLite `BUSY` means the busy timeout was already waited out.
+pub async fn in_write_txn<T, F, Fut>(db: &DatabaseConnection, mut attempt: F) -> Result<T>
+where
+    F: FnMut(sea_orm::DatabaseTransaction) -> Fut,
+    Fut: Future<Output = Result<(sea_orm::DatabaseTransaction, T)>>,
+{
+    let mut attempts = 1;
+    loop {
+        let txn = begin_write(db).await?;
+        match attempt(txn).await {
+            Ok((txn, value)) => {
+                txn.commit().await?;
+                return Ok(value);
+            }
+            Err(Error::LostRace { id }) if attempts < WRITE_ATTEMPTS => {
+                tracing::debug!(article = id, attempts, "lost a version race; writing again");
+                attempts += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
 }

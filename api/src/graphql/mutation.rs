@@ -9,7 +9,8 @@ use serde_json::Value;
 use super::error::bad_input;
 use super::query::article_id;
 use super::types::{Article, Date};
-use crate::service::edit::{self, EditError, NewArticle, Submitted};
+use crate::error::Error;
+use crate::service::edit::{self, NewArticle, Submitted};
 use crate::service::token::{Editor, Role};
 use crate::service::{article as article_service, revision::related_json};
 
@@ -81,19 +82,19 @@ pub struct NewArticleInput {
 /// The editor making the request, if the role suffices.
 fn editor<'a>(ctx: &Context<'a>, needed: Role) -> Result<&'a Editor> {
     let editor = ctx.data_opt::<Editor>().ok_or_else(|| {
-        async_graphql::Error::new(
-            "this needs an editor token: send the header `Authorization: Bearer <token>`",
+        Error::Unauthenticated(
+            "this needs an editor token: send the header `Authorization: Bearer <token>`".into(),
         )
-        .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
+        .extend()
     })?;
     if !editor.role.allows(needed) {
-        return Err(async_graphql::Error::new(format!(
+        return Err(Error::Forbidden(format!(
             "token `{}` is an {}; this needs an {}",
             editor.name,
             editor.role.as_str(),
             needed.as_str()
         ))
-        .extend_with(|_, e| e.set("code", "FORBIDDEN")));
+        .extend());
     }
     Ok(editor)
 }
@@ -106,22 +107,6 @@ fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
 fn announce(ctx: &Context<'_>, id: i64) {
     if let Ok(changes) = ctx.data::<super::subscription::Changes>() {
         changes.announce(id);
-    }
-}
-
-fn edit_error(e: EditError) -> async_graphql::Error {
-    match e {
-        EditError::Conflict(c) => async_graphql::Error::new(format!(
-            "another editor changed {} since your version; the article is at version {}: reload, reapply your change, and save again",
-            c.fields.join(", "),
-            c.current_version
-        ))
-        .extend_with(|_, e| {
-            e.set("code", "CONFLICT");
-            e.set("currentVersion", c.current_version);
-            e.set("fields", c.fields.clone());
-        }),
-        EditError::Other(e) => e.extend(),
     }
 }
 
@@ -221,7 +206,7 @@ impl Mutation {
             note.as_deref(),
         )
         .await
-        .map_err(edit_error)?;
+        .extend()?;
         announce(ctx, id);
         Ok(Article(saved.model))
     }
@@ -339,9 +324,7 @@ impl Mutation {
             .await
             .extend()?
             .filter(|s| !s.is_deleted())
-            .ok_or_else(|| {
-                crate::error::Error::NotFound(format!("no article with id {own}")).extend()
-            })?;
+            .ok_or_else(|| Error::NotFound(format!("no article with id {own}")).extend())?;
         let links = edit::links_for(db(ctx)?, own, &current.fields.related, &ids)
             .await
             .extend()?;
@@ -454,7 +437,7 @@ impl Mutation {
         let article = article_id("id", &id)?;
         let submitted = edit::submitted_at_version(db(ctx)?, article, to_version)
             .await
-            .map_err(edit_error)?;
+            .extend()?;
         let note = note.or_else(|| Some(format!("revert to version {to_version}")));
         Self::merge(ctx, &id, expected_version, submitted, note).await
     }

@@ -16,46 +16,12 @@ use super::article::{Change, StoredArticle, with_links, write_change};
 use super::pause::{self, Pause};
 use super::revision::{self, FieldChange, field_values, set_field};
 use super::subject::subjects_by_id;
-use crate::db::begin_write;
-use crate::error::{Error, Result};
+use crate::db::{begin_write, in_write_txn};
+use crate::error::{Error, Foreign, Result, classify};
 use crate::fields::{ArticleFields, Link, article_url, validate};
 
 /// Ids per locking `IN (…)` read.
 const LOCK_CHUNK: usize = 500;
-
-/// Why a change was refused: fields another editor changed since the
-/// version this one started from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conflict {
-    /// The article's version now.
-    pub current_version: i32,
-    /// The fields both changed, by GraphQL name.
-    pub fields: Vec<String>,
-}
-
-/// What an edit may fail with beyond [`Error`].
-#[derive(Debug)]
-pub enum EditError {
-    /// A later revision changed a field this edit changes.
-    Conflict(Conflict),
-    /// Anything else.
-    Other(Error),
-}
-
-impl From<Error> for EditError {
-    fn from(e: Error) -> Self {
-        EditError::Other(e)
-    }
-}
-
-impl From<sea_orm::DbErr> for EditError {
-    fn from(e: sea_orm::DbErr) -> Self {
-        EditError::Other(e.into())
-    }
-}
-
-/// Result of an edit.
-pub type EditResult<T> = std::result::Result<T, EditError>;
 
 /// Submitted values: GraphQL field name and JSON value (as revisions store them).
 pub type Submitted = Vec<(&'static str, Value)>;
@@ -234,27 +200,10 @@ fn existing_version(field: &str, version: i32, stored: &StoredArticle) -> Result
     ))
 }
 
-/// Runs `attempt` in a write transaction and commits what it returns.
-///
-/// No retry: `attempt` locks the article row before it reads (see
-/// [`live`]), so no other writer can overtake it between its read and its
-/// guarded write; and a SQLite `BUSY` means the busy timeout was already
-/// waited out, so waiting it out again would only outlast the request.
-async fn in_write_txn<T, F, Fut>(db: &DatabaseConnection, attempt: F) -> EditResult<T>
-where
-    F: FnOnce(DatabaseTransaction) -> Fut,
-    Fut: Future<Output = EditResult<(DatabaseTransaction, T)>>,
-{
-    let txn = begin_write(db).await?;
-    let (txn, value) = attempt(txn).await?;
-    txn.commit().await?;
-    Ok(value)
-}
-
 /// Applies `submitted` to article `id` as a three-way merge against
 /// `expected`: fields whose submitted value equals their value at `expected`
 /// are left as they are now; the others are changed, unless a revision
-/// after `expected` changed them too (a [`Conflict`]).
+/// after `expected` changed them too ([`Error::Conflict`]).
 pub async fn merge_edit(
     db: &DatabaseConnection,
     id: i64,
@@ -262,7 +211,7 @@ pub async fn merge_edit(
     submitted: &Submitted,
     editor: &str,
     note: Option<&str>,
-) -> EditResult<StoredArticle> {
+) -> Result<StoredArticle> {
     merge_edit_paused(db, id, expected, submitted, editor, note, None).await
 }
 
@@ -277,7 +226,7 @@ pub async fn merge_edit_paused(
     editor: &str,
     note: Option<&str>,
     after_row_read: Option<&Pause>,
-) -> EditResult<StoredArticle> {
+) -> Result<StoredArticle> {
     in_write_txn(db, |txn| async move {
         let stored = live(&txn, id).await?;
         pause::at(after_row_read).await;
@@ -298,10 +247,10 @@ pub async fn merge_edit_paused(
         if !conflicts.is_empty() {
             conflicts.sort();
             conflicts.dedup();
-            return Err(EditError::Conflict(Conflict {
+            return Err(Error::Conflict {
                 current_version: stored.model.version,
                 fields: conflicts,
-            }));
+            });
         }
         let mut fields = stored.fields.clone();
         for (field, value) in &mine {
@@ -346,7 +295,8 @@ pub async fn apply(
     editor: &str,
     note: Option<&str>,
     apply: impl Fn(&mut ArticleFields),
-) -> EditResult<StoredArticle> {
+) -> Result<StoredArticle> {
+    let apply = &apply;
     in_write_txn(db, |txn| async move {
         let stored = live(&txn, id).await?;
         let mut fields = stored.fields.clone();
@@ -362,7 +312,7 @@ pub async fn submitted_at_version(
     db: &DatabaseConnection,
     id: i64,
     version: i32,
-) -> EditResult<Submitted> {
+) -> Result<Submitted> {
     let txn = begin_write(db).await?;
     let stored = live(&txn, id).await?;
     existing_version("toVersion", version, &stored)?;
@@ -385,7 +335,8 @@ struct Adjusted {
 }
 
 /// Adds `delta` to the score in one atomic statement (an unscored article
-/// starts from 0), with its revision.
+/// starts from 0), with its revision. It cannot lose a version race: the
+/// statement reads and bumps the version itself, under the row's lock.
 pub async fn adjust_score(
     db: &DatabaseConnection,
     id: i64,
@@ -422,7 +373,7 @@ pub async fn adjust_score(
     .await
     .map_err(|e| {
         // PostgreSQL refuses a float overflow; SQLite yields infinity (below).
-        if e.to_string().contains("out of range") {
+        if classify(&e) == Foreign::OutOfRange {
             overflow()
         } else {
             e.into()

@@ -3,6 +3,7 @@
 
 mod connections;
 mod corpus;
+mod errors;
 mod graphql;
 mod hostile;
 mod http;

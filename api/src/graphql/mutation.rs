@@ -9,10 +9,11 @@ use serde_json::Value;
 use super::error::bad_input;
 use super::query::article_id;
 use super::types::{Article, Date};
+use crate::error::Error;
 use crate::service::article as article_service;
 use crate::service::changes::ChangeSink;
 use crate::service::create::{self, NewArticle};
-use crate::service::edit::{self, EditError, Submitted};
+use crate::service::edit::{self, Submitted};
 use crate::service::token::{Editor, Role};
 use crate::service::{related, score};
 
@@ -84,19 +85,19 @@ pub struct NewArticleInput {
 /// The editor making the request, if the role suffices.
 fn editor<'a>(ctx: &Context<'a>, needed: Role) -> Result<&'a Editor> {
     let editor = ctx.data_opt::<Editor>().ok_or_else(|| {
-        async_graphql::Error::new(
-            "this needs an editor token: send the header `Authorization: Bearer <token>`",
+        Error::Unauthenticated(
+            "this needs an editor token: send the header `Authorization: Bearer <token>`".into(),
         )
-        .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
+        .extend()
     })?;
     if !editor.role.allows(needed) {
-        return Err(async_graphql::Error::new(format!(
+        return Err(Error::Forbidden(format!(
             "token `{}` is an {}; this needs an {}",
             editor.name,
             editor.role.as_str(),
             needed.as_str()
         ))
-        .extend_with(|_, e| e.set("code", "FORBIDDEN")));
+        .extend());
     }
     Ok(editor)
 }
@@ -108,22 +109,6 @@ fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
 /// Where the changes are announced once committed.
 fn sink<'a>(ctx: &Context<'a>) -> Result<&'a ChangeSink> {
     ctx.data::<ChangeSink>()
-}
-
-fn edit_error(e: EditError) -> async_graphql::Error {
-    match e {
-        EditError::Conflict(c) => async_graphql::Error::new(format!(
-            "another editor changed {} since your version; the article is at version {}: reload, reapply your change, and save again",
-            c.fields.join(", "),
-            c.current_version
-        ))
-        .extend_with(|_, e| {
-            e.set("code", "CONFLICT");
-            e.set("currentVersion", c.current_version);
-            e.set("fields", c.fields.clone());
-        }),
-        EditError::Other(e) => e.extend(),
-    }
 }
 
 fn text(value: &str) -> Value {
@@ -223,7 +208,7 @@ impl Mutation {
             note.as_deref(),
         )
         .await
-        .map_err(edit_error)?;
+        .extend()?;
         Ok(Article(saved.model))
     }
 }
@@ -292,7 +277,7 @@ impl Mutation {
         let saved =
             score::adjust_score(db(ctx)?, sink(ctx)?, id, delta, &who.name, note.as_deref())
                 .await
-                .map_err(edit_error)?;
+                .extend()?;
         Ok(Article(saved.model))
     }
 
@@ -323,7 +308,7 @@ impl Mutation {
             note.as_deref(),
         )
         .await
-        .map_err(edit_error)?;
+        .extend()?;
         Ok(Article(saved.model))
     }
 
@@ -375,7 +360,7 @@ impl Mutation {
         };
         let saved = create::create(db(ctx)?, sink(ctx)?, new, &who.name, note.as_deref())
             .await
-            .map_err(edit_error)?;
+            .extend()?;
         Ok(Article(saved.model))
     }
 
@@ -432,7 +417,7 @@ impl Mutation {
             note.as_deref(),
         )
         .await
-        .map_err(edit_error)?;
+        .extend()?;
         Ok(Article(saved.model))
     }
 }

@@ -2,8 +2,8 @@
 //! into the schema (HTTP, WebSocket, tests) gets the same checks:
 //! - the token budget before the document is parsed, then the memoised limit
 //!   walk before async-graphql validates it ([`super::limits`]);
-//! - `extensions.code` on parse (`GRAPHQL_PARSE_FAILED`) and validation
-//!   (`GRAPHQL_VALIDATION_FAILED`) errors, which async-graphql leaves bare;
+//! - `extensions.code` on parse ([`Error::ParseFailed`]) and validation
+//!   ([`Error::ValidationFailed`]) errors, which async-graphql leaves bare;
 //! - response fields in selection order ([`super::order`]), for queries,
 //!   mutations and each subscription event.
 
@@ -18,13 +18,7 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerError, ServerResult, ValidationResult};
 
 use super::limits::{Limits, Refusal};
-
-/// The code of a document that does not parse.
-pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
-/// The code of a document that parses but is not valid against the schema.
-pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
-/// The code of a request over a limit.
-pub const QUERY_LIMIT: &str = "QUERY_LIMIT";
+use crate::error::Error;
 
 /// Installs the policy on a schema (`Schema::build(…).extension(Policy::new(limits))`).
 pub struct Policy {
@@ -80,10 +74,10 @@ impl Extension for PolicyExtension {
     ) -> ServerResult<Request> {
         let variables = request.variables.clone();
         let operation_name = request.operation_name.clone();
-        let doc = parse(&self.limits, &mut request)?;
+        let doc = parse(&self.limits, &mut request).map_err(|e| e.to_server_error())?;
         self.limits
             .check(doc, &variables)
-            .map_err(|refusal| refusal_error(&refusal))?;
+            .map_err(|refusal| Error::from(refusal).to_server_error())?;
         if let Ok(mut prepared) = self.prepared.lock() {
             *prepared = Some(Prepared {
                 doc: doc.clone(),
@@ -136,7 +130,13 @@ impl Extension for PolicyExtension {
         next.run(ctx).await.map_err(|errors| {
             errors
                 .into_iter()
-                .map(|e| with_code(e, VALIDATION_FAILED))
+                .map(|e| {
+                    Error::ValidationFailed {
+                        message: e.message,
+                        locations: e.locations,
+                    }
+                    .to_server_error()
+                })
                 .collect()
         })
     }
@@ -148,36 +148,23 @@ impl Extension for PolicyExtension {
 pub fn parse<'r>(
     limits: &Limits,
     request: &'r mut Request,
-) -> Result<&'r ExecutableDocument, ServerError> {
-    limits
-        .check_source(&request.query)
-        .map_err(|refusal| refusal_error(&refusal))?;
-    request
-        .parsed_query()
-        .map_err(|e| with_code(e, PARSE_FAILED))
+) -> Result<&'r ExecutableDocument, Error> {
+    limits.check_source(&request.query)?;
+    request.parsed_query().map_err(|e| Error::ParseFailed {
+        message: e.message,
+        locations: e.locations,
+    })
 }
 
-/// A refusal as the GraphQL error clients see.
-pub fn refusal_error(refusal: &Refusal) -> ServerError {
-    match refusal {
-        Refusal::Limit { limit, message } => {
-            let mut error = with_code(ServerError::new(message.clone(), None), QUERY_LIMIT);
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("limit", *limit);
-            error
-        }
-        Refusal::FragmentCycle(message) => {
-            with_code(ServerError::new(message.clone(), None), VALIDATION_FAILED)
+/// A limit's refusal is `QUERY_LIMIT`; a fragment cycle makes the document invalid.
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Limit { limit, message } => Error::QueryLimit { limit, message },
+            Refusal::FragmentCycle(message) => Error::ValidationFailed {
+                message,
+                locations: Vec::new(),
+            },
         }
     }
-}
-
-fn with_code(mut error: ServerError, code: &str) -> ServerError {
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
-    error
 }

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::AppState;
 use super::throttle::ClientIp;
+use crate::error::{Code, Error};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::policy;
 use crate::service::token::{self, Editor};
@@ -78,32 +79,61 @@ fn refuse(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// A response holding one request error (`errors` only, no `data`). A
-/// malformed HTTP request is always 400; an error GraphQL itself reports
-/// (a bad variable, a limit) is 200 under `application/json`.
-fn error_response(
-    media: MediaType,
-    graphql_level: bool,
-    message: &str,
-    extensions: Value,
-) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": extensions }] });
-    let status = if graphql_level && media == MediaType::Json {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
+/// Where a request was refused before it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// It is not a well-formed GraphQL-over-HTTP request (always 400).
+    Http,
+    /// GraphQL refused it (a bad variable, a limit, a document that does
+    /// not parse): 200 under `application/json`.
+    Graphql,
+}
+
+/// The one answer to a request refused before it ran: the error in
+/// GraphQL's shape (`errors` only, no `data`), under the status its code
+/// and stage call for; an internal one carries the request id under which
+/// the log holds its cause.
+fn refusal(media: MediaType, stage: Stage, error: &Error, headers: &HeaderMap) -> Response {
+    let mut shown = error.to_server_error();
+    if error.code() == Code::Internal {
+        shown
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("requestId", request_id(headers));
+    }
+    let status = match error {
+        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        // Nothing ran and a retry may succeed; 401 would make a client drop
+        // a token that may well be valid.
+        Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        e if e.code() == Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ if stage == Stage::Graphql && media == MediaType::Json => StatusCode::OK,
+        _ => StatusCode::BAD_REQUEST,
     };
+    let body = serde_json::json!({ "errors": [shown] });
     let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, media.content_type());
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, media.content_type());
+    match status {
+        StatusCode::UNAUTHORIZED => {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        StatusCode::SERVICE_UNAVAILABLE => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        _ => {}
+    }
     response
 }
 
-/// `BAD_USER_INPUT` about `field` of the request.
-fn request_error(media: MediaType, field: &str, message: &str, graphql_level: bool) -> Response {
-    let extensions = serde_json::json!({ "code": "BAD_USER_INPUT", "field": field });
-    error_response(media, graphql_level, message, extensions)
+/// `BAD_USER_INPUT` about `field` of a request that is not well-formed.
+fn request_error(media: MediaType, headers: &HeaderMap, field: &str, message: &str) -> Response {
+    refusal(
+        media,
+        Stage::Http,
+        &Error::bad_input(field, message),
+        headers,
+    )
 }
 
 /// Builds a request from the GraphQL-over-HTTP parameters, checking their types.
@@ -185,28 +215,25 @@ fn check_operation(
     })
 }
 
-/// A refusal before execution, as a request error (no `data`).
-fn server_error_response(media: MediaType, error: &async_graphql::ServerError) -> Response {
-    let extensions = serde_json::to_value(&error.extensions).unwrap_or(Value::Null);
-    error_response(media, true, &error.message, extensions)
-}
-
 /// Checks a batch's size and parses each of its documents (after its token
 /// budget), before anything runs. The schema's policy checks the other
 /// limits itself, for every transport.
 fn refuse_before_running(
     state: &AppState,
     media: MediaType,
+    headers: &HeaderMap,
     batch: &mut BatchRequest,
 ) -> Option<Response> {
     let requests: Vec<&mut Request> = match batch {
         BatchRequest::Single(r) => vec![r],
         BatchRequest::Batch(rs) => rs.iter_mut().collect(),
     };
-    if let Err(refusal) = state.limits.check_batch(requests.len()) {
-        return Some(server_error_response(
+    if let Err(refused) = state.limits.check_batch(requests.len()) {
+        return Some(refusal(
             media,
-            &policy::refusal_error(&refusal),
+            Stage::Graphql,
+            &Error::from(refused),
+            headers,
         ));
     }
     let single = requests.len() == 1;
@@ -216,14 +243,15 @@ fn refuse_before_running(
         let doc = match policy::parse(&state.limits, request) {
             Ok(doc) => doc,
             // In a batch, each request reports its own parse error.
-            Err(error) if single => return Some(server_error_response(media, &error)),
+            Err(error) if single => return Some(refusal(media, Stage::Graphql, &error, headers)),
             Err(_) => continue,
         };
         if single
             && let Some(message) = check_operation(operation_name.as_deref(), &variables, doc)
                 .and_then(|c| c.null_variable)
         {
-            return Some(request_error(media, "variables", &message, true));
+            let error = Error::bad_input("variables", message);
+            return Some(refusal(media, Stage::Graphql, &error, headers));
         }
     }
     None
@@ -237,7 +265,7 @@ fn shape_errors(response: &mut async_graphql::Response, request_id: &str) {
             .extensions
             .as_ref()
             .and_then(|e| e.get("code"))
-            .is_some_and(|c| *c == async_graphql::Value::from("INTERNAL"));
+            .is_some_and(|c| *c == async_graphql::Value::from(Code::Internal.as_str()));
         if internal {
             error
                 .extensions
@@ -278,15 +306,8 @@ async fn authenticate(
         return Ok(None);
     };
     let refuse = |message: &str| {
-        let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }] });
-        let mut response = (StatusCode::UNAUTHORIZED, body.to_string()).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, media.content_type());
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        response
+        let error = Error::Unauthenticated(message.to_owned());
+        refusal(media, Stage::Http, &error, headers)
     };
     let Some(secret) = value.to_str().ok().and_then(bearer_token) else {
         return Err(refuse("the Authorization header must be `Bearer <token>`"));
@@ -309,20 +330,11 @@ async fn authenticate(
         // The token may well be valid: a database outage is the server's
         // failure, never the client's (401 would make it drop its token).
         Err(err) => {
-            tracing::error!(error = %err, "token lookup failed");
-            let extensions =
-                serde_json::json!({ "code": "INTERNAL", "requestId": request_id(headers) });
-            let mut response = error_response(
-                media,
-                false,
-                "the token could not be checked because the database is unavailable; nothing was run, retry later",
-                extensions,
-            );
-            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            Err(response)
+            let error = Error::Unavailable {
+                what: "the token could not be checked",
+                cause: Box::new(err),
+            };
+            Err(refusal(media, Stage::Http, &error, headers))
         }
     }
 }
@@ -356,8 +368,8 @@ async fn execute(
         Ok(editor) => editor,
         Err(refusal) => return refusal,
     };
-    if let Some(refusal) = refuse_before_running(state, media, &mut batch) {
-        return refusal;
+    if let Some(refused) = refuse_before_running(state, media, headers, &mut batch) {
+        return refused;
     }
     let request_id = request_id(headers);
     let operations: Vec<String> = match &batch {
@@ -390,27 +402,20 @@ async fn execute(
             let (outcome, response) = match stop {
                 Stopped::TimedOut => {
                     tracing::warn!(timeout = ?state.limits.timeout, "request timed out");
-                    let message = format!(
-                        "the request ran longer than {} s and was stopped; a change it had not committed yet was rolled back",
-                        state.limits.timeout.as_secs_f64()
-                    );
-                    let extensions =
-                        serde_json::json!({ "code": policy::QUERY_LIMIT, "limit": "timeout" });
-                    ("timeout", error_response(media, true, &message, extensions))
+                    let error = Error::QueryLimit {
+                        limit: "timeout",
+                        message: format!(
+                            "the request ran longer than {} s and was stopped; a change it had not committed yet was rolled back",
+                            state.limits.timeout.as_secs_f64()
+                        ),
+                    };
+                    ("timeout", refusal(media, Stage::Graphql, &error, headers))
                 }
-                Stopped::Panicked => {
-                    // The panic hook logged the cause, under this request's span.
-                    let extensions =
-                        serde_json::json!({ "code": "INTERNAL", "requestId": request_id });
-                    let mut response = error_response(
-                        media,
-                        false,
-                        "internal error; the cause is in the server log",
-                        extensions,
-                    );
-                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                    ("internal", response)
-                }
+                // The panic hook logged the cause, under this request's span.
+                Stopped::Panicked => (
+                    "internal",
+                    refusal(media, Stage::Http, &Error::Panicked, headers),
+                ),
             };
             for op in &operations {
                 crate::metrics::record_operation(op, outcome, elapsed);
@@ -512,9 +517,9 @@ pub async fn get(
                 Err(_) => {
                     return request_error(
                         media,
+                        &headers,
                         "variables",
                         &format!("`{key}` is not JSON"),
-                        false,
                     );
                 }
             },
@@ -524,7 +529,7 @@ pub async fn get(
     }
     let request = match request_from_params(&params) {
         Ok(r) => r,
-        Err((field, message)) => return request_error(media, field, &message, false),
+        Err((field, message)) => return request_error(media, &headers, field, &message),
     };
     let mut request = request;
     let (variables, operation_name) = (request.variables.clone(), request.operation_name.clone());
@@ -583,16 +588,16 @@ pub async fn post(
         Err(e) => {
             return request_error(
                 media,
+                &headers,
                 "body",
                 &format!("the body is not valid JSON: {e}"),
-                false,
             );
         }
     };
     let batch = match value {
         Value::Object(params) => match request_from_params(&params) {
             Ok(r) => BatchRequest::Single(r),
-            Err((field, message)) => return request_error(media, field, &message, false),
+            Err((field, message)) => return request_error(media, &headers, field, &message),
         },
         Value::Array(items) if !items.is_empty() => {
             let mut requests = Vec::with_capacity(items.len());
@@ -600,14 +605,16 @@ pub async fn post(
                 let Value::Object(params) = item else {
                     return request_error(
                         media,
+                        &headers,
                         "body",
                         "every request of a batch must be an object",
-                        false,
                     );
                 };
                 match request_from_params(&params) {
                     Ok(r) => requests.push(r),
-                    Err((field, message)) => return request_error(media, field, &message, false),
+                    Err((field, message)) => {
+                        return request_error(media, &headers, field, &message);
+                    }
                 }
             }
             BatchRequest::Batch(requests)
@@ -615,9 +622,9 @@ pub async fn post(
         _ => {
             return request_error(
                 media,
+                &headers,
                 "body",
                 "the body must be a JSON object (or a non-empty array of them)",
-                false,
             );
         }
     };

@@ -6,13 +6,15 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{article, article_alias, article_link, subject};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, sea_query::OnConflict,
 };
 
-use super::changes::{ChangeSink, Changed};
+use super::changes::ChangeSink;
+use super::pause::{self, Pause};
 use super::revision::{self, FieldChange};
 use super::subject::{ensure_subjects, subjects_by_id};
+use super::write::in_write_txn;
 use crate::error::{Error, Result};
 use crate::fields::{ArticleFields, Link, Seo};
 
@@ -252,7 +254,8 @@ pub struct Change<'a> {
 /// Writes `change` over `stored`: values, links, aliases for a changed slug
 /// or url, a revision and a version bump when any value changed. Returns the
 /// changes made. The update is guarded by the version read, so a concurrent
-/// writer cannot be overwritten unnoticed.
+/// writer cannot be overwritten unnoticed: a lost race is
+/// [`Error::LostRace`], which [`crate::db::in_write_txn`] retries.
 pub async fn write_change(
     db: &impl ConnectionTrait,
     stored: &StoredArticle,
@@ -308,7 +311,9 @@ pub async fn write_change(
         .exec(db)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(Error::Busy);
+        return Err(Error::LostRace {
+            id: stored.model.id,
+        });
     }
 
     if old.related != new.related {
@@ -368,8 +373,8 @@ async fn remember_alias(
 fn not_found(id: i64) -> Error {
     Error::NotFound(format!("no article with id {id}"))
 }
-
-/// Sets or lifts the deletion tombstone, with a revision.
+/// Sets or clears the tombstone of `id`, with its revision; `after_read`
+/// pauses a test between the read and the guarded write.
 async fn set_deleted(
     db: &DatabaseConnection,
     sink: &ChangeSink,
@@ -377,9 +382,25 @@ async fn set_deleted(
     deleted: bool,
     editor: &str,
     note: Option<&str>,
+    after_read: Option<&Pause>,
 ) -> Result<StoredArticle> {
-    let txn = crate::db::begin_write(db).await?;
-    let stored = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
+    in_write_txn(db, sink, |txn| async move {
+        let saved = set_deleted_in(&txn, id, deleted, editor, note, after_read).await?;
+        Ok((txn, saved))
+    })
+    .await
+}
+
+async fn set_deleted_in(
+    txn: &DatabaseTransaction,
+    id: i64,
+    deleted: bool,
+    editor: &str,
+    note: Option<&str>,
+    after_read: Option<&Pause>,
+) -> Result<StoredArticle> {
+    let stored = load(txn, id).await?.ok_or_else(|| not_found(id))?;
+    pause::at(after_read).await;
     if stored.is_deleted() == deleted {
         let state = if deleted {
             "already deleted"
@@ -399,20 +420,18 @@ async fn set_deleted(
         })
         .filter(article::Column::Id.eq(id))
         .filter(article::Column::Version.eq(stored.model.version))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(Error::Busy);
+        return Err(Error::LostRace { id });
     }
     let changes = [revision::deletion_change(!deleted, deleted)];
     let row = revision::revision_row(id, version, editor, note, &changes, now)?;
-    revision::record(&txn, row).await?;
-    let saved = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
-    sink.commit(txn, Changed::of(id)).await?;
-    Ok(saved)
+    revision::record(txn, row).await?;
+    load(txn, id).await?.ok_or_else(|| not_found(id))
 }
 
-/// Deletes an article (a tombstone: it can be restored).
+/// Deletes article `id` (a tombstone), with its revision.
 pub async fn delete(
     db: &DatabaseConnection,
     sink: &ChangeSink,
@@ -420,12 +439,26 @@ pub async fn delete(
     editor: &str,
     note: Option<&str>,
 ) -> Result<()> {
-    set_deleted(db, sink, id, true, editor, note)
+    set_deleted(db, sink, id, true, editor, note, None)
         .await
         .map(drop)
 }
 
-/// Restores a deleted article.
+/// [`delete`] with a test's pause point between reading the article and
+/// writing its tombstone.
+#[doc(hidden)]
+pub async fn delete_paused(
+    db: &DatabaseConnection,
+    sink: &ChangeSink,
+    id: i64,
+    editor: &str,
+    note: Option<&str>,
+    after_read: Option<&Pause>,
+) -> Result<StoredArticle> {
+    set_deleted(db, sink, id, true, editor, note, after_read).await
+}
+
+/// Brings back a deleted article `id`, with its revision.
 pub async fn restore(
     db: &DatabaseConnection,
     sink: &ChangeSink,
@@ -433,5 +466,5 @@ pub async fn restore(
     editor: &str,
     note: Option<&str>,
 ) -> Result<StoredArticle> {
-    set_deleted(db, sink, id, false, editor, note).await
+    set_deleted(db, sink, id, false, editor, note, None).await
 }

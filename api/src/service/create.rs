@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
 
 use super::article::StoredArticle;
 use super::changes::ChangeSink;
-use super::edit::{EditResult, check, slugify, subject_slug_for};
+use super::edit::{check, slugify, subject_slug_for};
 use super::related::{check_related_ids, links_for};
 use super::revision::{self, FieldChange, field_values};
 use super::write::{in_write_txn, live};
@@ -52,9 +52,10 @@ pub async fn create(
     new: NewArticle,
     editor: &str,
     note: Option<&str>,
-) -> EditResult<StoredArticle> {
+) -> Result<StoredArticle> {
+    let new = &new;
     in_write_txn(db, sink, |txn| async move {
-        let saved = create_in(&txn, new, editor, note).await?;
+        let saved = create_in(&txn, new.clone(), editor, note).await?;
         Ok((txn, saved))
     })
     .await

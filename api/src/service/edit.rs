@@ -21,40 +21,6 @@ use super::write::{in_write_txn, live};
 use crate::error::{Error, Result};
 use crate::fields::{ArticleFields, article_url, validate};
 
-/// Why a change was refused: fields another editor changed since the
-/// version this one started from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conflict {
-    /// The article's version now.
-    pub current_version: i32,
-    /// The fields both changed, by GraphQL name.
-    pub fields: Vec<String>,
-}
-
-/// What an edit may fail with beyond [`Error`].
-#[derive(Debug)]
-pub enum EditError {
-    /// A later revision changed a field this edit changes.
-    Conflict(Conflict),
-    /// Anything else.
-    Other(Error),
-}
-
-impl From<Error> for EditError {
-    fn from(e: Error) -> Self {
-        EditError::Other(e)
-    }
-}
-
-impl From<sea_orm::DbErr> for EditError {
-    fn from(e: sea_orm::DbErr) -> Self {
-        EditError::Other(e.into())
-    }
-}
-
-/// Result of an edit.
-pub type EditResult<T> = std::result::Result<T, EditError>;
-
 /// Submitted values: GraphQL field name and JSON value (as revisions store them).
 pub type Submitted = Vec<(&'static str, Value)>;
 
@@ -191,7 +157,7 @@ fn existing_version(field: &str, version: i32, stored: &StoredArticle) -> Result
 /// Applies `submitted` to article `id` as a three-way merge against
 /// `expected`: fields whose submitted value equals their value at `expected`
 /// are left as they are now; the others are changed, unless a revision
-/// after `expected` changed them too (a [`Conflict`]).
+/// after `expected` changed them too ([`Error::Conflict`]).
 pub async fn merge_edit(
     db: &DatabaseConnection,
     sink: &ChangeSink,
@@ -200,7 +166,7 @@ pub async fn merge_edit(
     submitted: &Submitted,
     editor: &str,
     note: Option<&str>,
-) -> EditResult<StoredArticle> {
+) -> Result<StoredArticle> {
     merge_edit_paused(db, sink, id, expected, submitted, editor, note, None).await
 }
 
@@ -218,7 +184,7 @@ pub async fn merge_edit_paused(
     editor: &str,
     note: Option<&str>,
     after_row_read: Option<&Pause>,
-) -> EditResult<StoredArticle> {
+) -> Result<StoredArticle> {
     in_write_txn(db, sink, |txn| async move {
         let stored = live(&txn, id).await?;
         pause::at(after_row_read).await;
@@ -237,7 +203,7 @@ pub(super) async fn merge(
     submitted: &Submitted,
     editor: &str,
     note: Option<&str>,
-) -> EditResult<StoredArticle> {
+) -> Result<StoredArticle> {
     existing_version("expectedVersion", expected, stored)?;
     let (at_expected, changed_since) = values_at(txn, stored, expected).await?;
     let before: HashMap<&str, Value> = field_values(&at_expected).into_iter().collect();
@@ -255,10 +221,10 @@ pub(super) async fn merge(
     if !conflicts.is_empty() {
         conflicts.sort();
         conflicts.dedup();
-        return Err(EditError::Conflict(Conflict {
+        return Err(Error::Conflict {
             current_version: stored.model.version,
             fields: conflicts,
-        }));
+        });
     }
     let mut fields = stored.fields.clone();
     for (field, value) in &mine {
@@ -268,7 +234,7 @@ pub(super) async fn merge(
         fields.subject_slug = subject_slug_for(txn, &fields.subject).await?;
     }
     fields.url = article_url(&fields.subject_slug, &fields.slug);
-    Ok(save(txn, stored, &fields, editor, note).await?)
+    save(txn, stored, &fields, editor, note).await
 }
 
 /// Brings back the values article `id` had at `to_version` as a new
@@ -282,12 +248,13 @@ pub async fn revert(
     expected: i32,
     editor: &str,
     note: Option<&str>,
-) -> EditResult<StoredArticle> {
+) -> Result<StoredArticle> {
     let note = note.map_or_else(|| format!("revert to version {to_version}"), str::to_owned);
+    let note = &note;
     in_write_txn(db, sink, |txn| async move {
         let stored = live(&txn, id).await?;
         let submitted = submitted_at_version(&txn, &stored, to_version).await?;
-        let saved = merge(&txn, &stored, expected, &submitted, editor, Some(&note)).await?;
+        let saved = merge(&txn, &stored, expected, &submitted, editor, Some(note)).await?;
         Ok((txn, saved))
     })
     .await
@@ -323,7 +290,8 @@ pub async fn apply(
     editor: &str,
     note: Option<&str>,
     apply: impl Fn(&mut ArticleFields),
-) -> EditResult<StoredArticle> {
+) -> Result<StoredArticle> {
+    let apply = &apply;
     in_write_txn(db, sink, |txn| async move {
         let stored = live(&txn, id).await?;
         let mut fields = stored.fields.clone();

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 
 use super::article::StoredArticle;
 use super::changes::ChangeSink;
-use super::edit::{EditResult, Submitted, merge};
+use super::edit::{Submitted, merge};
 use super::revision;
 use super::write::{in_write_txn, live};
 use crate::error::{Error, Result};
@@ -25,7 +25,7 @@ pub async fn set_related(
     expected: i32,
     editor: &str,
     note: Option<&str>,
-) -> EditResult<StoredArticle> {
+) -> Result<StoredArticle> {
     check_related_ids(id, ids)?;
     in_write_txn(db, sink, |txn| async move {
         let stored = live(&txn, id).await?;

@@ -9,10 +9,9 @@ use serde_json::Value;
 
 use super::article::StoredArticle;
 use super::changes::ChangeSink;
-use super::edit::EditResult;
 use super::revision::{self, FieldChange};
 use super::write::{in_write_txn, live, not_found};
-use crate::error::{Error, Result};
+use crate::error::{Error, Foreign, Result, classify};
 
 fn overflow() -> Error {
     Error::bad_input("delta", "the score would no longer be a finite number")
@@ -33,9 +32,9 @@ pub async fn adjust_score(
     delta: f64,
     editor: &str,
     note: Option<&str>,
-) -> EditResult<StoredArticle> {
+) -> Result<StoredArticle> {
     if !delta.is_finite() {
-        return Err(Error::bad_input("delta", "`delta` must be a finite number").into());
+        return Err(Error::bad_input("delta", "`delta` must be a finite number"));
     }
     in_write_txn(db, sink, |txn| async move {
         let saved = adjust_in(&txn, id, delta, editor, note).await?;
@@ -76,7 +75,7 @@ async fn adjust_in(
     .await
     .map_err(|e| {
         // PostgreSQL refuses a float overflow; SQLite yields infinity (below).
-        if e.to_string().contains("out of range") {
+        if classify(&e) == Foreign::OutOfRange {
             overflow()
         } else {
             e.into()

@@ -9,7 +9,6 @@ use sea_orm::{
 
 use super::article::{StoredArticle, with_links};
 use super::changes::{ChangeSink, Changed};
-use super::edit::EditResult;
 use super::subject::subjects_by_id;
 use crate::db::begin_write;
 use crate::error::{Error, Result};
@@ -61,24 +60,40 @@ pub(super) async fn live(txn: &DatabaseTransaction, id: i64) -> Result<StoredArt
         .ok_or_else(|| not_found(id))
 }
 
+/// How many times a write is attempted when it keeps losing version races.
+const WRITE_ATTEMPTS: u32 = 3;
+
 /// Runs `attempt` in a write transaction and commits it through `sink`,
 /// which announces the article the attempt returns once it is committed.
 ///
-/// No retry: `attempt` locks the article row before it reads (see
-/// [`live`]), so no other writer can overtake it between its read and its
-/// guarded write; and a SQLite `BUSY` means the busy timeout was already
-/// waited out, so waiting it out again would only outlast the request.
-pub(super) async fn in_write_txn<F, Fut>(
+/// An attempt that lost a version race ([`Error::LostRace`]: the row
+/// changed between its read and its guarded write) is rolled back and run
+/// again on a fresh read, never reported as `BUSY`. Nothing else is
+/// retried: a SQLite `BUSY` means the busy timeout was already waited out,
+/// so waiting it out again would only outlast the request. Writers that
+/// read through [`live`] hold the row's lock and cannot lose such a race.
+pub(crate) async fn in_write_txn<F, Fut>(
     db: &DatabaseConnection,
     sink: &ChangeSink,
-    attempt: F,
-) -> EditResult<StoredArticle>
+    mut attempt: F,
+) -> Result<StoredArticle>
 where
-    F: FnOnce(DatabaseTransaction) -> Fut,
-    Fut: Future<Output = EditResult<(DatabaseTransaction, StoredArticle)>>,
+    F: FnMut(DatabaseTransaction) -> Fut,
+    Fut: Future<Output = Result<(DatabaseTransaction, StoredArticle)>>,
 {
-    let txn = begin_write(db).await?;
-    let (txn, saved) = attempt(txn).await?;
-    sink.commit(txn, Changed::of(saved.model.id)).await?;
-    Ok(saved)
+    let mut attempts = 1;
+    loop {
+        let txn = begin_write(db).await?;
+        match attempt(txn).await {
+            Ok((txn, saved)) => {
+                sink.commit(txn, Changed::of(saved.model.id)).await?;
+                return Ok(saved);
+            }
+            Err(Error::LostRace { id }) if attempts < WRITE_ATTEMPTS => {
+                tracing::debug!(article = id, attempts, "lost a version race; writing again");
+                attempts += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
 }

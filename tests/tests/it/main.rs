@@ -4,6 +4,7 @@
 mod changes;
 mod connections;
 mod corpus;
+mod errors;
 mod graphql;
 mod hostile;
 mod http;

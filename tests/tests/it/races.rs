@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use quicktakes::error::Error;
 use quicktakes::progress::Progress;
 use quicktakes::seed::import::{Action, ImportOptions, ImportPauses, ImportReport};
-use quicktakes::service::edit::{self, EditError};
+use quicktakes::service::edit;
 use quicktakes::service::pause::Pause;
 use quicktakes::service::token::Role;
 use quicktakes_tests::{TestApp, TestDb, error_code, real_seed_text};
@@ -405,11 +406,13 @@ async fn a_conflict_reports_the_version_actually_stored() {
                 "{alices}"
             );
         }
-        Err(EditError::Conflict(c)) => {
+        Err(Error::Conflict {
+            current_version, ..
+        }) => {
             assert_eq!(alices["data"]["updateAnswer"]["version"], 2, "{alices}");
-            assert_eq!(c.current_version, stored.model.version, "{c:?}");
+            assert_eq!(current_version, stored.model.version);
         }
-        Err(EditError::Other(e)) => panic!("Bob's save failed: {e}"),
+        Err(e) => panic!("Bob's save failed: {e}"),
     }
 }
 
@@ -453,4 +456,105 @@ async fn a_slug_taken_between_planning_and_writing_is_a_conflict() {
         report.plan
     );
     assert_eq!(app.t.snapshot().await, before, "the import wrote nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deletion_overtaken_by_an_edit_writes_again_and_is_never_busy() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let app = app().await;
+    app.import(&quicktakes_tests::seeds_dir()).await;
+    let alice = app.token("alice", Role::Editor).await;
+
+    // The deletion reads the article, then stops there on its first attempt.
+    let barrier = Arc::new(Barrier::new(2));
+    let first = Arc::new(AtomicBool::new(true));
+    let pause = {
+        let barrier = barrier.clone();
+        Pause::new(move || {
+            let barrier = barrier.clone();
+            let first_attempt = first.swap(false, Ordering::SeqCst);
+            async move {
+                if first_attempt {
+                    barrier.wait().await;
+                    barrier.wait().await;
+                }
+            }
+        })
+    };
+    let db = app.t.db.clone();
+    let sink = app.changes.clone();
+    let deletion = tokio::spawn(async move {
+        quicktakes::service::article::delete_paused(&db, &sink, ID, "root", None, Some(&pause))
+            .await
+    });
+    meet(&barrier).await;
+    let mut alices = {
+        let app_router = app.router.clone();
+        tokio::spawn(async move {
+            use tower::ServiceExt;
+            let body = json!({ "query": "mutation { updateAnswer(id: \"118109\", answer: \"Alice's answer\", expectedVersion: 1) { version } }" });
+            let request = axum::http::Request::post("/graphql")
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {alice}"))
+                .body(axum::body::Body::from(body.to_string()))
+                .expect("request");
+            let response = app_router.oneshot(request).await.expect("response");
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            serde_json::from_slice::<Value>(&body).expect("json")
+        })
+    };
+    let postgres = app.t.is_postgres();
+    let saved_first = if postgres {
+        // The deletion's read locked nothing: Alice's save commits first,
+        // and the deletion's version-guarded write will find the row moved.
+        let saved = tokio::time::timeout(LIVENESS, &mut alices)
+            .await
+            .expect("Alice's save finishes in time")
+            .expect("does not panic");
+        Some(saved)
+    } else {
+        assert!(
+            !runs_through(&mut alices).await,
+            "SQLite's write transaction holds every other writer"
+        );
+        None
+    };
+    meet(&barrier).await;
+    let deleted = finish(deletion)
+        .await
+        .expect("the deletion is written, never refused as BUSY");
+    let alices = match saved_first {
+        Some(alices) => alices,
+        None => finish(alices).await,
+    };
+
+    let stored = quicktakes::service::article::load(&app.t.db, ID)
+        .await
+        .expect("load")
+        .expect("exists");
+    assert!(stored.is_deleted());
+    assert_eq!(deleted.model.version, stored.model.version);
+    if postgres {
+        assert_eq!(alices["data"]["updateAnswer"]["version"], 2, "{alices}");
+        assert_eq!(stored.model.version, 3, "the deletion wrote again on top");
+        assert_eq!(stored.fields.answer, "Alice's answer", "her save is kept");
+    } else {
+        assert_eq!(stored.model.version, 2);
+        assert_eq!(error_code(&alices), "NOT_FOUND", "{alices}");
+    }
+    let history = {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        entity::revision::Entity::find()
+            .filter(entity::revision::Column::ArticleId.eq(ID))
+            .count(&app.t.db)
+            .await
+            .expect("count")
+    };
+    assert_eq!(
+        history,
+        u64::try_from(stored.model.version).expect("positive"),
+        "one revision per version"
+    );
 }

@@ -11,7 +11,8 @@ use super::query::article_id;
 use super::types::{Article, Date};
 use crate::service::edit::{self, EditError, NewArticle, Submitted};
 use crate::service::token::{Editor, Role};
-use crate::service::{article as article_service, revision::related_json};
+use crate::fields::{Field, related_json};
+use crate::service::article as article_service;
 
 /// SEO metadata to change; absent fields stay as they are, `null` clears.
 #[derive(InputObject, Debug, Default)]
@@ -49,6 +50,8 @@ pub struct ArticleInput {
     pub author: MaybeUndefined<String>,
     /// SEO metadata.
     pub seo: Option<SeoInput>,
+    /// Language, a BCP 47 tag such as `en` or `pt-BR`.
+    pub language: Option<String>,
 }
 
 /// A new article.
@@ -149,10 +152,10 @@ fn score_value(field: &str, score: Option<f64>) -> Result<Value> {
 
 fn seo_submitted(seo: &SeoInput, out: &mut Submitted) {
     if let Some(v) = maybe_text(&seo.title) {
-        out.push(("seo.title", v));
+        out.push((Field::SeoTitle, v));
     }
     if let Some(v) = maybe_text(&seo.description) {
-        out.push(("seo.description", v));
+        out.push((Field::SeoDescription, v));
     }
     if let Some(k) = &seo.keywords {
         let keywords: Vec<String> = k
@@ -160,22 +163,25 @@ fn seo_submitted(seo: &SeoInput, out: &mut Submitted) {
             .map(|k| k.trim().to_owned())
             .filter(|k| !k.is_empty())
             .collect();
-        out.push(("seo.keywords", Value::from(keywords)));
+        out.push((Field::SeoKeywords, Value::from(keywords)));
     }
 }
 
 impl ArticleInput {
+    /// The submitted fields, each named by its row of the field table
+    /// (every field whose [`Edit`] is `Input`; a test holds them equal).
     fn submitted(&self) -> Submitted {
         let mut out: Submitted = Vec::new();
         let plain = [
-            ("title", &self.title),
-            ("articleTitle", &self.article_title),
-            ("question", &self.question),
-            ("answer", &self.answer),
-            ("subject", &self.subject),
-            ("slug", &self.slug),
-            ("dateFormat", &self.date_format),
-            ("postOnText", &self.post_on_text),
+            (Field::Title, &self.title),
+            (Field::ArticleTitle, &self.article_title),
+            (Field::Question, &self.question),
+            (Field::Answer, &self.answer),
+            (Field::Subject, &self.subject),
+            (Field::Slug, &self.slug),
+            (Field::DateFormat, &self.date_format),
+            (Field::PostOnText, &self.post_on_text),
+            (Field::Language, &self.language),
         ];
         for (field, value) in plain {
             if let Some(v) = value {
@@ -184,13 +190,13 @@ impl ArticleInput {
         }
         match &self.date {
             MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => out.push(("date", Value::Null)),
+            MaybeUndefined::Null => out.push((Field::Date, Value::Null)),
             MaybeUndefined::Value(d) => {
-                out.push(("date", text(&d.0.format("%Y-%m-%d").to_string())))
+                out.push((Field::Date, text(&d.0.format("%Y-%m-%d").to_string())))
             }
         }
         if let Some(v) = maybe_text(&self.author) {
-            out.push(("author", v));
+            out.push((Field::Author, v));
         }
         if let Some(seo) = &self.seo {
             seo_submitted(seo, &mut out);
@@ -243,7 +249,7 @@ impl Mutation {
             ctx,
             &id,
             expected_version,
-            vec![("answer", text(&answer))],
+            vec![(Field::Answer, text(&answer))],
             note,
         )
         .await
@@ -274,7 +280,7 @@ impl Mutation {
         #[graphql(desc = "Why, for the revision history.")] note: Option<String>,
     ) -> Result<Article> {
         let value = score_value("score", score)?;
-        Self::merge(ctx, &id, expected_version, vec![("score", value)], note).await
+        Self::merge(ctx, &id, expected_version, vec![(Field::Score, value)], note).await
     }
 
     /// Adds `delta` to the score atomically (an unscored article starts from 0):
@@ -349,7 +355,7 @@ impl Mutation {
             ctx,
             &id,
             expected_version,
-            vec![("related", related_json(&links))],
+            vec![(Field::Related, related_json(&links))],
             note,
         )
         .await
@@ -457,5 +463,41 @@ impl Mutation {
             .map_err(edit_error)?;
         let note = note.or_else(|| Some(format!("revert to version {to_version}")));
         Self::merge(ctx, &id, expected_version, submitted, note).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::table::Edit;
+
+    /// `ArticleInput` offers exactly the fields the table lets editors change.
+    #[test]
+    fn article_input_covers_the_editable_fields() {
+        let full = ArticleInput {
+            title: Some("t".into()),
+            article_title: Some("t".into()),
+            question: Some("q".into()),
+            answer: Some("a".into()),
+            subject: Some("s".into()),
+            slug: Some("s".into()),
+            date: MaybeUndefined::Null,
+            date_format: Some("f".into()),
+            post_on_text: Some("p".into()),
+            author: MaybeUndefined::Null,
+            seo: Some(SeoInput {
+                title: MaybeUndefined::Null,
+                description: MaybeUndefined::Null,
+                keywords: Some(vec![]),
+            }),
+            language: Some("en".into()),
+        };
+        let mut submitted: Vec<Field> = full.submitted().into_iter().map(|(f, _)| f).collect();
+        submitted.sort();
+        let editable: Vec<Field> = Field::ALL
+            .into_iter()
+            .filter(|f| f.edit() == Edit::Input)
+            .collect();
+        assert_eq!(submitted, editable);
     }
 }

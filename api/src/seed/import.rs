@@ -10,11 +10,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use entity::{article, article_link, revision as revision_entity};
+use entity::article;
 use rayon::prelude::*;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QuerySelect, sea_query::OnConflict,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QuerySelect,
 };
 
 use super::parse::{ParsedSeed, parse_seed};
@@ -22,19 +22,16 @@ use crate::error::{Error, Result};
 use crate::fields::ArticleFields;
 use crate::progress::Progress;
 use crate::service::article::{
-    Change, DerivedText, ImportedSource, StoredArticle, link_rows, load_many, set_values,
-    wanted_subjects, write_change,
+    Change, DerivedText, INSERT_CHUNK, ImportedSource, NewArticleRow, OnTaken, StoredArticle,
+    insert_articles, load_many, wanted_subjects, write_change,
 };
 use crate::service::edit::lock_rows;
 use crate::service::pause::{self, Pause};
-use crate::service::revision::{IMPORT_EDITOR, revision_row};
+use crate::service::revision::IMPORT_EDITOR;
 use crate::service::subject::ensure_subjects;
 
 /// Largest seed file read; a bigger one is refused before it is read.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
-/// Rows per multi-row insert (articles have ~30 columns; both databases'
-/// bind-parameter limits stay far away).
-const INSERT_CHUNK: usize = 200;
 
 /// What to import and how.
 #[derive(Debug, Clone, Default)]
@@ -785,70 +782,52 @@ async fn write_plan(
     }
 
     for chunk in creates.chunks(INSERT_CHUNK) {
-        let mut articles = Vec::with_capacity(chunk.len());
-        for &i in chunk {
-            let l = &files[i];
-            let f = &l.seed.fields;
-            let subject_id = *subject_ids
-                .get(&f.subject_slug)
-                .ok_or_else(|| Error::Internal(format!("subject `{}` missing", f.subject_slug)))?;
-            let mut am = article::ActiveModel {
-                id: Set(f.id),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-                deleted_at: Set(None),
-                source_text: Set(Some(l.text.clone())),
-                source_hash: Set(Some(l.hash.clone())),
-                source_path: Set(Some(l.path.clone())),
-                imported_version: Set(Some(1)),
-                ..Default::default()
-            };
-            let rendered;
-            let derived = match &l.derived {
-                Some(d) => d,
-                None => {
-                    rendered = DerivedText::of(&f.answer);
-                    &rendered
-                }
-            };
-            set_values(&mut am, f, subject_id, derived);
-            articles.push(am);
-        }
-        // The rows are verified, but on PostgreSQL another transaction may
-        // still insert an id, slug, url or file name between the
-        // verification and this insert (a new row cannot be locked ahead).
-        // Such a file is skipped and reported, never an error.
-        let inserted: HashSet<i64> = article::Entity::insert_many(articles)
-            .on_conflict(OnConflict::new().do_nothing().to_owned())
-            .exec_with_returning_keys(&txn)
-            .await?
-            .into_iter()
+        let sources: Vec<ImportedSource> = chunk
+            .iter()
+            .map(|&i| ImportedSource {
+                text: files[i].text.clone(),
+                hash: files[i].hash.clone(),
+                path: files[i].path.clone(),
+            })
             .collect();
-        let mut links = Vec::new();
-        let mut revisions = Vec::with_capacity(chunk.len());
-        for &i in chunk {
+        let notes: Vec<String> = chunk
+            .iter()
+            .map(|&i| format!("created from {}", files[i].name))
+            .collect();
+        let rendered: Vec<Option<DerivedText>> = chunk
+            .iter()
+            .map(|&i| {
+                let l = &files[i];
+                l.derived
+                    .is_none()
+                    .then(|| DerivedText::of(&l.seed.fields.answer))
+            })
+            .collect();
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (((&i, source), note), rendered) in chunk.iter().zip(&sources).zip(&notes).zip(&rendered)
+        {
             let l = &files[i];
-            let f = &l.seed.fields;
-            if !inserted.contains(&f.id) {
+            let derived = l.derived.as_ref().or(rendered.as_ref()).ok_or_else(|| {
+                Error::Internal(format!("article {} has no rendered answer", l.seed.fields.id))
+            })?;
+            rows.push(NewArticleRow {
+                fields: &l.seed.fields,
+                derived,
+                source: Some(source),
+                editor: IMPORT_EDITOR,
+                note: Some(note),
+                changes: &[],
+            });
+        }
+        let inserted = insert_articles(&txn, &rows, &subject_ids, OnTaken::Skip, now).await?;
+        for &i in chunk {
+            if !inserted.contains(&files[i].seed.fields.id) {
                 actions[i] = Action::Conflict(
                     "another article took its id, slug, url or file name while this import ran"
                         .to_owned(),
                 );
-                continue;
             }
-            links.extend(link_rows(f.id, &f.related, &subject_ids)?);
-            let note = format!("created from {}", l.name);
-            revisions.push(revision_row(f.id, 1, IMPORT_EDITOR, Some(&note), &[], now)?);
         }
-        for links in links.chunks(INSERT_CHUNK * 4) {
-            article_link::Entity::insert_many(links.to_vec())
-                .exec_without_returning(&txn)
-                .await?;
-        }
-        revision_entity::Entity::insert_many(revisions)
-            .exec_without_returning(&txn)
-            .await?;
         progress.advance(chunk.len() as u64);
     }
     progress.finish();

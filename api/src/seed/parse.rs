@@ -8,10 +8,11 @@ use serde_yaml::{Mapping, Value};
 
 use super::escape::decode_answer;
 use super::layout::{Layout, SplitError, split_document};
+use crate::fields::table::{Kind, Seed, SeedKey};
 use crate::fields::{
-    ArticleFields, DEFAULT_DATE_FORMAT, DEFAULT_POST_ON_TEXT, DEFAULT_TEMPLATE, Link, MAX_RELATED,
-    Seo, default_file_name, parse_article_url, split_keywords, validate,
+    ArticleFields, Field, Link, MAX_RELATED, parse_article_url, split_keywords, validate,
 };
+use serde_json::Value as JsonValue;
 
 /// A problem at a place in a seed file (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,25 +51,6 @@ pub struct ParsedSeed {
     /// File line of each key path present (`id`, `seo.title`, `related_article2.url`).
     pub key_lines: HashMap<String, usize>,
 }
-
-/// The keys this program understands; any other key is kept as it is.
-pub const KNOWN_KEYS: &[&str] = &[
-    "_schema",
-    "id",
-    "date",
-    "title",
-    "article_title",
-    "date_format",
-    "post_on_text",
-    "seo",
-    "author",
-    "question",
-    "answer",
-    "subject",
-    "file_name",
-    "url",
-    "score",
-];
 
 /// The `N` of a `related_articleN` key.
 pub fn related_index(key: &str) -> Option<&str> {
@@ -278,14 +260,13 @@ pub fn parse_seed(text: &str) -> Result<ParsedSeed, Vec<LineProblem>> {
         && problems.is_empty()
     {
         for p in validate(&fields) {
-            let path = match p.field.as_str() {
-                "slug" => "url".to_owned(),
+            let path = match (p.field, p.path.as_str()) {
                 // A count problem points at the first link past the limit.
-                "related" => fields.related.get(MAX_RELATED).map_or_else(
+                (Field::Related, "related") => fields.related.get(MAX_RELATED).map_or_else(
                     || "related".to_owned(),
                     |l| format!("related_article{}", l.position),
                 ),
-                other => other.to_owned(),
+                (_, path) => path.to_owned(),
             };
             let top = path.split('.').next().unwrap_or(&path);
             let line = key_lines.get(&path).or_else(|| key_lines.get(top));
@@ -309,77 +290,80 @@ fn read_fields(r: &mut Reader, map: &Mapping, body: &str) -> Option<ArticleField
             ));
         }
     }
-    let id = r.positive_id(map, "id");
-    let title = r.text(map, "title", "title", true);
-    let question = r.text(map, "question", "question", true);
-    let answer = r.text(map, "answer", "answer", true);
-    let subject = r.text(map, "subject", "subject", true);
-    let url = r.text(map, "url", "url", true);
-    let template = r.text(map, "_schema", "_schema", false);
-    let article_title = r.text(map, "article_title", "article_title", false);
-    let date_format = r.text(map, "date_format", "date_format", false);
-    let post_on_text = r.text(map, "post_on_text", "post_on_text", false);
-    let author = r.text(map, "author", "author", false);
-    let file_name = r.text(map, "file_name", "file_name", false);
-    let date = read_date(r, map);
-    let score = read_score(r, map);
-    let seo = read_seo(r, map);
-    let related = read_related(r, map);
-
-    let url = url?;
-    let Some((subject_slug, slug)) = parse_article_url(&url) else {
-        r.problem(
-            "url",
-            format!(
-                "url `{url}` must be `/learn/<subject-slug>/questions/<article-slug>` (letters, digits, `-`, `_`)"
-            ),
-        );
+    let mut fields = ArticleFields::default();
+    let mut ok = true;
+    let mut absent = Vec::new();
+    let mut parents: HashMap<&str, Option<Option<&Mapping>>> = HashMap::new();
+    for field in Field::ALL {
+        let key = match field.spec().seed {
+            Seed::Key(key) => key,
+            Seed::FromUrl => continue,
+            Seed::Links => {
+                match read_related(r, map) {
+                    Some(links) => fields.related = links,
+                    None => ok = false,
+                }
+                continue;
+            }
+            Seed::Body => {
+                fields.body = body.to_owned();
+                continue;
+            }
+        };
+        let within = match key.parent {
+            None => Some(Some(map)),
+            Some(parent) => *parents
+                .entry(parent)
+                .or_insert_with(|| read_parent(r, map, parent)),
+        };
+        let read = match within {
+            // The parent was refused; it said why.
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(within)) => read_value(r, within, &field.seed_path(), key),
+        };
+        match read {
+            None => ok = false,
+            Some(None) => absent.push((field, key)),
+            Some(Some(value)) => {
+                if field.set(&mut fields, &value).is_none() {
+                    r.problem(&field.seed_path(), "value cannot be read");
+                    ok = false;
+                }
+            }
+        }
+    }
+    if !ok {
         return None;
-    };
-    let (subject_slug, slug) = (subject_slug.to_owned(), slug.to_owned());
-    let title = title?;
-    Some(ArticleFields {
-        id: id?,
-        article_title: article_title.unwrap_or_else(|| title.clone()),
-        title,
-        question: question?,
-        answer: decode_answer(&answer?),
-        subject: subject?,
-        file_name: file_name.unwrap_or_else(|| default_file_name(&slug)),
-        subject_slug,
-        slug,
-        url,
-        template: template.unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned()),
-        date: date?,
-        date_format: date_format.unwrap_or_else(|| DEFAULT_DATE_FORMAT.to_owned()),
-        post_on_text: post_on_text.unwrap_or_else(|| DEFAULT_POST_ON_TEXT.to_owned()),
-        author,
-        seo: seo?,
-        score: score?,
-        related: related?,
-        body: body.to_owned(),
-    })
+    }
+    // Defaults last: some derive from other keys (`article_title` from `title`).
+    for (field, key) in absent {
+        if let Some(default) = key.default {
+            let value = default(&fields);
+            field.set(&mut fields, &value)?;
+        }
+    }
+    Some(fields)
 }
 
-/// `Some(None)` when absent, `None` when invalid.
-fn read_date(r: &mut Reader, map: &Mapping) -> Option<Option<NaiveDate>> {
-    match map.get("date") {
+/// The mapping `parent` (`seo`): `Some(None)` when absent, `None` when refused.
+fn read_parent<'m>(r: &mut Reader, map: &'m Mapping, parent: &str) -> Option<Option<&'m Mapping>> {
+    match map.get(parent) {
         None | Some(Value::Null) => Some(None),
-        Some(Value::String(s)) if s.len() == 10 => match crate::fields::parse_date(s) {
-            Some(d) => Some(Some(d)),
-            None => {
-                r.problem(
-                    "date",
-                    format!("`date` {s:?} is not a real date (YYYY-MM-DD)"),
-                );
-                None
-            }
-        },
+        Some(Value::Mapping(m)) => Some(Some(m)),
         Some(other) => {
+            let children: Vec<&str> = Field::ALL
+                .into_iter()
+                .filter_map(Field::seed_key)
+                .filter(|k| k.parent == Some(parent))
+                .map(|k| k.key)
+                .collect();
+            let (last, rest) = children.split_last().unwrap_or((&"", &[]));
             r.problem(
-                "date",
+                parent,
                 format!(
-                    "`date` must be a date written YYYY-MM-DD, not {}",
+                    "`{parent}` must be a mapping of {} and {last}, not {}",
+                    rest.join(", "),
                     describe(other)
                 ),
             );
@@ -388,55 +372,91 @@ fn read_date(r: &mut Reader, map: &Mapping) -> Option<Option<NaiveDate>> {
     }
 }
 
-fn read_score(r: &mut Reader, map: &Mapping) -> Option<Option<f64>> {
-    match map.get("score") {
+/// The value of `key` in `map` as revisions store it: `Some(None)` when
+/// absent (and optional), `None` when refused (the reader says why).
+fn read_value(r: &mut Reader, map: &Mapping, path: &str, key: SeedKey) -> Option<Option<JsonValue>> {
+    let text = |r: &mut Reader, required| r.text(map, path, key.key, required);
+    Some(match key.kind {
+        Kind::Id => Some(r.positive_id(map, path)?.into()),
+        Kind::Text { required } => match text(r, required) {
+            Some(t) => Some(t.into()),
+            None if required || !matches!(map.get(key.key), None | Some(Value::Null)) => {
+                return None;
+            }
+            None => None,
+        },
+        Kind::Answer => Some(decode_answer(&text(r, true)?).into()),
+        Kind::Url => {
+            let url = text(r, true)?;
+            if parse_article_url(&url).is_none() {
+                r.problem(
+                    path,
+                    format!(
+                        "url `{url}` must be `/learn/<subject-slug>/questions/<article-slug>` (letters, digits, `-`, `_`)"
+                    ),
+                );
+                return None;
+            }
+            Some(url.into())
+        }
+        Kind::Date => read_date(r, map.get(key.key), path)?.map(|d| d.to_string().into()),
+        Kind::Score => Some(read_score(r, map.get(key.key), path)?.into()),
+        Kind::Keywords => match text(r, false) {
+            Some(k) => Some(split_keywords(&k).into()),
+            None if !matches!(map.get(key.key), None | Some(Value::Null)) => return None,
+            None => None,
+        },
+    })
+}
+
+/// `Some(None)` when absent, `None` when invalid.
+fn read_date(r: &mut Reader, value: Option<&Value>, path: &str) -> Option<Option<NaiveDate>> {
+    match value {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) if s.len() == 10 => match crate::fields::parse_date(s) {
+            Some(d) => Some(Some(d)),
+            None => {
+                r.problem(path, format!("`{path}` {s:?} is not a real date (YYYY-MM-DD)"));
+                None
+            }
+        },
+        Some(other) => {
+            r.problem(
+                path,
+                format!(
+                    "`{path}` must be a date written YYYY-MM-DD, not {}",
+                    describe(other)
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn read_score(r: &mut Reader, value: Option<&Value>, path: &str) -> Option<Option<f64>> {
+    match value {
         None | Some(Value::Null) => Some(None),
         Some(Value::Number(n)) => match n.as_f64() {
             Some(v) if v.is_finite() => Some((v != -1.0).then_some(v)),
             _ => {
                 r.problem(
-                    "score",
-                    format!("`score` must be a finite number, not {n}; write -1 for unscored"),
+                    path,
+                    format!("`{path}` must be a finite number, not {n}; write -1 for unscored"),
                 );
                 None
             }
         },
         Some(other) => {
             r.problem(
-                "score",
+                path,
                 format!(
-                    "`score` must be a number (integer or float), not {}; write -1 for unscored",
+                    "`{path}` must be a number (integer or float), not {}; write -1 for unscored",
                     describe(other)
                 ),
             );
             None
         }
     }
-}
-
-fn read_seo(r: &mut Reader, map: &Mapping) -> Option<Seo> {
-    let seo = match map.get("seo") {
-        None | Some(Value::Null) => return Some(Seo::default()),
-        Some(Value::Mapping(seo)) => seo,
-        Some(other) => {
-            r.problem(
-                "seo",
-                format!(
-                    "`seo` must be a mapping of title, page_description and page_keywords, not {}",
-                    describe(other)
-                ),
-            );
-            return None;
-        }
-    };
-    let title = r.text(seo, "seo.title", "title", false);
-    let description = r.text(seo, "seo.page_description", "page_description", false);
-    let keywords = r.text(seo, "seo.page_keywords", "page_keywords", false);
-    Some(Seo {
-        title,
-        description,
-        keywords: keywords.as_deref().map(split_keywords).unwrap_or_default(),
-    })
 }
 
 fn read_related(r: &mut Reader, map: &Mapping) -> Option<Vec<Link>> {

@@ -15,6 +15,9 @@ use super::subject::{ensure_subjects, subjects_by_id};
 use crate::error::{Error, Result};
 use crate::fields::{ArticleFields, Link, Seo};
 
+mod insert;
+pub use insert::{INSERT_CHUNK, NewArticleRow, OnTaken, insert_articles};
+
 /// Ids per `IN (…)` lookup.
 const LOOKUP_CHUNK: usize = 500;
 
@@ -78,6 +81,7 @@ pub fn to_fields(
             })
             .collect(),
         body: m.body.clone(),
+        language: m.language.clone(),
     }
 }
 
@@ -127,6 +131,7 @@ pub fn set_values(
     am.seo_keywords = Set(keywords_json(&f.seo.keywords));
     am.score = Set(f.score);
     am.body = Set(f.body.clone());
+    am.language = Set(f.language.clone());
 }
 
 fn keywords_json(keywords: &[String]) -> String {

@@ -18,7 +18,7 @@ use super::revision::{self, FieldChange, field_values, set_field};
 use super::subject::subjects_by_id;
 use crate::db::begin_write;
 use crate::error::{Error, Result};
-use crate::fields::{ArticleFields, Link, article_url, validate};
+use crate::fields::{ArticleFields, Field, Link, article_url, validate};
 
 /// Ids per locking `IN (…)` read.
 const LOCK_CHUNK: usize = 500;
@@ -57,24 +57,8 @@ impl From<sea_orm::DbErr> for EditError {
 /// Result of an edit.
 pub type EditResult<T> = std::result::Result<T, EditError>;
 
-/// Submitted values: GraphQL field name and JSON value (as revisions store them).
-pub type Submitted = Vec<(&'static str, Value)>;
-
-/// The GraphQL name of a validator field (seed key).
-pub fn graphql_field(seed_key: &str) -> String {
-    match seed_key {
-        "article_title" => "articleTitle".into(),
-        "date_format" => "dateFormat".into(),
-        "post_on_text" => "postOnText".into(),
-        "file_name" => "fileName".into(),
-        "_schema" => "template".into(),
-        "seo.page_description" => "seo.description".into(),
-        "seo.page_keywords" => "seo.keywords".into(),
-        "url" => "slug".into(),
-        k if k.starts_with("related") => "related".into(),
-        k => k.to_owned(),
-    }
-}
+/// Submitted values: the field and its JSON value (as revisions store it).
+pub type Submitted = Vec<(Field, Value)>;
 
 fn not_found(id: i64) -> Error {
     Error::NotFound(format!("no article with id {id}"))
@@ -156,7 +140,10 @@ async fn values_at(
                     .map_err(|e| Error::Internal(format!("revision value: {e}")))?,
                 None => Value::Null,
             };
-            set_field(&mut fields, &c.field, &before)?;
+            // `deleted` is no value; names of fields since removed are skipped.
+            if let Some(field) = Field::from_graphql(&c.field) {
+                set_field(&mut fields, field, &before)?;
+            }
             changed_since.insert(c.field);
         }
     }
@@ -191,7 +178,7 @@ pub fn slugify(text: &str) -> String {
 /// slug, url or file name (a precise message beats the database's).
 async fn check(db: &impl ConnectionTrait, fields: &ArticleFields) -> Result<()> {
     if let Some(p) = validate(fields).into_iter().next() {
-        return Err(Error::bad_input(graphql_field(&p.field), p.message));
+        return Err(Error::bad_input(p.field.graphql(), p.message));
     }
     let taken = article::Entity::find()
         .filter(article::Column::Id.ne(fields.id))
@@ -205,14 +192,14 @@ async fn check(db: &impl ConnectionTrait, fields: &ArticleFields) -> Result<()> 
         .await?;
     let Some(other) = taken else { return Ok(()) };
     let (field, value) = if other.slug == fields.slug {
-        ("slug", &fields.slug)
+        (Field::Slug, &fields.slug)
     } else if other.url == fields.url {
-        ("slug", &fields.url)
+        (Field::Slug, &fields.url)
     } else {
-        ("fileName", &fields.file_name)
+        (Field::FileName, &fields.file_name)
     };
     Err(Error::bad_input(
-        field,
+        field.graphql(),
         format!(
             "`{value}` is already used by article {}; pick another",
             other.id
@@ -283,16 +270,19 @@ pub async fn merge_edit_paused(
         pause::at(after_row_read).await;
         existing_version("expectedVersion", expected, &stored)?;
         let (at_expected, changed_since) = values_at(&txn, &stored, expected).await?;
-        let before: HashMap<&str, Value> = field_values(&at_expected).into_iter().collect();
-        let mine: Vec<&(&str, Value)> = submitted
+        let before: HashMap<Field, Value> = field_values(&at_expected).into_iter().collect();
+        let mine: Vec<&(Field, Value)> = submitted
             .iter()
             .filter(|(field, value)| before.get(field) != Some(value))
             .collect();
+        if let Some((field, _)) = mine.iter().find(|(f, _)| !f.is_reverted()) {
+            return Err(Error::Internal(format!("`{}` cannot be submitted", field.graphql())).into());
+        }
         // The url is derived from subject and slug, never submitted: an edit
         // of one and a later edit of the other merge into a new url.
         let mut conflicts: Vec<String> = mine
             .iter()
-            .map(|(f, _)| (*f).to_owned())
+            .map(|(f, _)| f.graphql().to_owned())
             .filter(|f| changed_since.contains(f))
             .collect();
         if !conflicts.is_empty() {
@@ -305,9 +295,9 @@ pub async fn merge_edit_paused(
         }
         let mut fields = stored.fields.clone();
         for (field, value) in &mine {
-            set_field(&mut fields, field, value)?;
+            set_field(&mut fields, *field, value)?;
         }
-        if mine.iter().any(|(f, _)| *f == "subject") {
+        if mine.iter().any(|(f, _)| *f == Field::Subject) {
             fields.subject_slug = subject_slug_for(&txn, &fields.subject).await?;
         }
         fields.url = article_url(&fields.subject_slug, &fields.slug);
@@ -370,7 +360,7 @@ pub async fn submitted_at_version(
     txn.rollback().await?;
     Ok(field_values(&fields)
         .into_iter()
-        .filter(|(f, _)| *f != "url")
+        .filter(|(f, _)| f.is_reverted())
         .collect())
 }
 
@@ -434,7 +424,7 @@ pub async fn adjust_score(
     }
     let before = adjusted.score - delta;
     let changes = [FieldChange {
-        field: "score".into(),
+        field: Field::Score.graphql().into(),
         before: Some(Value::from(before).to_string()),
         after: Some(Value::from(adjusted.score).to_string()),
     }];
@@ -480,12 +470,12 @@ pub async fn links_for(
             }
         } else if id == own_id {
             return Err(Error::bad_input(
-                "related",
+                Field::Related.graphql(),
                 format!("article {id} cannot be related to itself"),
             ));
         } else {
             return Err(Error::bad_input(
-                "related",
+                Field::Related.graphql(),
                 format!(
                     "article {id} is not loaded and not already linked; link loaded articles only"
                 ),
@@ -536,18 +526,17 @@ pub async fn create(
     note: Option<&str>,
 ) -> Result<StoredArticle> {
     use crate::fields::{
-        DEFAULT_BODY, DEFAULT_DATE_FORMAT, DEFAULT_POST_ON_TEXT, DEFAULT_TEMPLATE,
-        default_file_name,
+        DEFAULT_BODY, DEFAULT_DATE_FORMAT, DEFAULT_LANGUAGE, DEFAULT_POST_ON_TEXT,
+        DEFAULT_TEMPLATE, default_file_name,
     };
-    use sea_orm::ActiveValue::Set;
-    use sea_orm::QuerySelect;
+    use super::article::{DerivedText, NewArticleRow, OnTaken, insert_articles, wanted_subjects};
 
     let txn = begin_write(db).await?;
     let id = match new.id {
         Some(id) => {
             if article::Entity::find_by_id(id).one(&txn).await?.is_some() {
                 return Err(Error::bad_input(
-                    "id",
+                    Field::Id.graphql(),
                     format!("id {id} is already used by another article"),
                 ));
             }
@@ -588,48 +577,21 @@ pub async fn create(
         score: new.score,
         related,
         body: DEFAULT_BODY.to_owned(),
+        language: DEFAULT_LANGUAGE.to_owned(),
     };
     check(&txn, &fields).await?;
     let now = Utc::now();
-    let wanted: Vec<_> = super::article::wanted_subjects(&fields).collect();
+    let wanted: Vec<_> = wanted_subjects(&fields).collect();
     let subject_ids = super::subject::ensure_subjects(&txn, &wanted, now).await?;
-    let subject_id = *subject_ids
-        .get(&fields.subject_slug)
-        .ok_or_else(|| Error::Internal("subject was not created".into()))?;
-    let mut am = article::ActiveModel {
-        id: Set(id),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        deleted_at: Set(None),
-        source_text: Set(None),
-        source_hash: Set(None),
-        source_path: Set(None),
-        imported_version: Set(None),
-        ..Default::default()
+    let row = NewArticleRow {
+        fields: &fields,
+        derived: &DerivedText::of(&fields.answer),
+        source: None,
+        editor,
+        note,
+        changes: &revision::creation_changes(&fields),
     };
-    let derived = super::article::DerivedText::of(&fields.answer);
-    super::article::set_values(&mut am, &fields, subject_id, &derived);
-    article::Entity::insert(am)
-        .exec_without_returning(&txn)
-        .await?;
-    let links = super::article::link_rows(id, &fields.related, &subject_ids)?;
-    if !links.is_empty() {
-        entity::article_link::Entity::insert_many(links)
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    let changes: Vec<FieldChange> = field_values(&fields)
-        .into_iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(field, v)| FieldChange {
-            field: field.to_owned(),
-            before: None,
-            after: Some(v.to_string()),
-        })
-        .collect();
-    let row = revision::revision_row(id, 1, editor, note, &changes, now)?;
-    revision::record(&txn, row).await?;
+    insert_articles(&txn, &[row], &subject_ids, OnTaken::Fail, now).await?;
     let saved = live(&txn, id).await?;
     txn.commit().await?;
     Ok(saved)

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use quicktakes::fields::Field;
 use quicktakes::progress::Progress;
 use quicktakes::seed::import::{Action, ImportOptions, ImportPauses, ImportReport};
 use quicktakes::service::edit::{self, EditError};
@@ -353,7 +354,7 @@ async fn a_conflict_reports_the_version_actually_stored() {
     let pause = pause_at(&barrier);
     let db = app.t.db.clone();
     let bob = tokio::spawn(async move {
-        let submitted: edit::Submitted = vec![("answer", json!("Bob's answer"))];
+        let submitted: edit::Submitted = vec![(Field::Answer, json!("Bob's answer"))];
         edit::merge_edit_paused(&db, ID, 1, &submitted, "bob", None, Some(&pause)).await
     });
     meet(&barrier).await;

@@ -101,7 +101,12 @@ async fn healthz_answers_within_a_second_during_the_worst_attacks() {
             .env("DATABASE_URL", &t.url)
             .current_dir(t.dir.path())
             .args(["serve", "--bind", &addr.to_string(), "--seeds", "none"])
-            .args(["--rate-limit-per-minute", "0", "--header-read-timeout-ms", "2000"])
+            .args([
+                "--rate-limit-per-minute",
+                "0",
+                "--header-read-timeout-ms",
+                "2000",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -109,8 +114,12 @@ async fn healthz_answers_within_a_second_during_the_worst_attacks() {
     );
     let health = b"GET /healthz HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n";
     let started = Instant::now();
-    while exchange(addr, None, health, Duration::from_secs(1)).map_or(true, |s| !s.contains("200")) {
-        assert!(started.elapsed() < Duration::from_secs(60), "the server starts");
+    while exchange(addr, None, health, Duration::from_secs(1)).map_or(true, |s| !s.contains("200"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server starts"
+        );
         thread::sleep(Duration::from_millis(100));
     }
 
@@ -160,7 +169,9 @@ async fn healthz_answers_within_a_second_during_the_worst_attacks() {
         .map(|a| a.join().expect("attacker"))
         .sum();
     drop(crowd);
-    eprintln!("worst /healthz latency under attack: {worst:?}; {answered} attack requests answered");
+    eprintln!(
+        "worst /healthz latency under attack: {worst:?}; {answered} attack requests answered"
+    );
     assert!(answered > 0, "the attacks ran");
     assert!(worst < Duration::from_secs(1), "healthz took {worst:?}");
 }

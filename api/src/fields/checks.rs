@@ -1,8 +1,8 @@
 //! The validation of each field, named by its row in the field table.
 
 use super::{
-    ArticleFields, Field, FieldProblem, Link, MAX_ANSWER_CHARS, MAX_RELATED, article_url,
-    is_slug, parse_article_url,
+    ArticleFields, Field, FieldProblem, Link, MAX_ANSWER_CHARS, MAX_RELATED, article_url, is_slug,
+    parse_article_url,
 };
 
 /// Text: not empty when `required`, never a NUL.
@@ -211,7 +211,13 @@ fn link_problems(
         ));
     }
     text_at(problems, Field::Related, &at("title"), &link.title, true);
-    text_at(problems, Field::Related, &at("subject"), &link.subject, true);
+    text_at(
+        problems,
+        Field::Related,
+        &at("subject"),
+        &link.subject,
+        true,
+    );
     if parse_article_url(&link.url).is_none() {
         problems.push(FieldProblem::at(
             Field::Related,

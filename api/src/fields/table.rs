@@ -539,9 +539,10 @@ impl Field {
 /// The front-matter keys the table knows (and their parents, `seo`); any
 /// other key of a seed is kept as it is.
 pub fn is_known_key(name: &str) -> bool {
-    Field::ALL.into_iter().filter_map(Field::seed_key).any(|k| {
-        k.parent.map_or(k.key == name, |p| p == name)
-    })
+    Field::ALL
+        .into_iter()
+        .filter_map(Field::seed_key)
+        .any(|k| k.parent.map_or(k.key == name, |p| p == name))
 }
 
 /// Every field checked, problems in table order.
@@ -569,6 +570,9 @@ mod tests {
             .collect();
         let mut ordered = Field::FILE_ORDER.to_vec();
         ordered.sort();
-        assert_eq!(ordered, keyed, "FILE_ORDER lists every front-matter key once");
+        assert_eq!(
+            ordered, keyed,
+            "FILE_ORDER lists every front-matter key once"
+        );
     }
 }

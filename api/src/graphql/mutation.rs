@@ -9,10 +9,10 @@ use serde_json::Value;
 use super::error::bad_input;
 use super::query::article_id;
 use super::types::{Article, Date};
-use crate::service::edit::{self, EditError, NewArticle, Submitted};
-use crate::service::token::{Editor, Role};
 use crate::fields::{Field, related_json};
 use crate::service::article as article_service;
+use crate::service::edit::{self, EditError, NewArticle, Submitted};
+use crate::service::token::{Editor, Role};
 
 /// SEO metadata to change; absent fields stay as they are, `null` clears.
 #[derive(InputObject, Debug, Default)]
@@ -280,7 +280,14 @@ impl Mutation {
         #[graphql(desc = "Why, for the revision history.")] note: Option<String>,
     ) -> Result<Article> {
         let value = score_value("score", score)?;
-        Self::merge(ctx, &id, expected_version, vec![(Field::Score, value)], note).await
+        Self::merge(
+            ctx,
+            &id,
+            expected_version,
+            vec![(Field::Score, value)],
+            note,
+        )
+        .await
     }
 
     /// Adds `delta` to the score atomically (an unscored article starts from 0):

@@ -804,11 +804,15 @@ async fn write_plan(
             })
             .collect();
         let mut rows = Vec::with_capacity(chunk.len());
-        for (((&i, source), note), rendered) in chunk.iter().zip(&sources).zip(&notes).zip(&rendered)
+        for (((&i, source), note), rendered) in
+            chunk.iter().zip(&sources).zip(&notes).zip(&rendered)
         {
             let l = &files[i];
             let derived = l.derived.as_ref().or(rendered.as_ref()).ok_or_else(|| {
-                Error::Internal(format!("article {} has no rendered answer", l.seed.fields.id))
+                Error::Internal(format!(
+                    "article {} has no rendered answer",
+                    l.seed.fields.id
+                ))
             })?;
             rows.push(NewArticleRow {
                 fields: &l.seed.fields,

@@ -374,7 +374,12 @@ fn read_parent<'m>(r: &mut Reader, map: &'m Mapping, parent: &str) -> Option<Opt
 
 /// The value of `key` in `map` as revisions store it: `Some(None)` when
 /// absent (and optional), `None` when refused (the reader says why).
-fn read_value(r: &mut Reader, map: &Mapping, path: &str, key: SeedKey) -> Option<Option<JsonValue>> {
+fn read_value(
+    r: &mut Reader,
+    map: &Mapping,
+    path: &str,
+    key: SeedKey,
+) -> Option<Option<JsonValue>> {
     let text = |r: &mut Reader, required| r.text(map, path, key.key, required);
     Some(match key.kind {
         Kind::Id => Some(r.positive_id(map, path)?.into()),
@@ -416,7 +421,10 @@ fn read_date(r: &mut Reader, value: Option<&Value>, path: &str) -> Option<Option
         Some(Value::String(s)) if s.len() == 10 => match crate::fields::parse_date(s) {
             Some(d) => Some(Some(d)),
             None => {
-                r.problem(path, format!("`{path}` {s:?} is not a real date (YYYY-MM-DD)"));
+                r.problem(
+                    path,
+                    format!("`{path}` {s:?} is not a real date (YYYY-MM-DD)"),
+                );
                 None
             }
         },

@@ -276,7 +276,9 @@ pub async fn merge_edit_paused(
             .filter(|(field, value)| before.get(field) != Some(value))
             .collect();
         if let Some((field, _)) = mine.iter().find(|(f, _)| !f.is_reverted()) {
-            return Err(Error::Internal(format!("`{}` cannot be submitted", field.graphql())).into());
+            return Err(
+                Error::Internal(format!("`{}` cannot be submitted", field.graphql())).into(),
+            );
         }
         // The url is derived from subject and slug, never submitted: an edit
         // of one and a later edit of the other merge into a new url.
@@ -525,11 +527,11 @@ pub async fn create(
     editor: &str,
     note: Option<&str>,
 ) -> Result<StoredArticle> {
+    use super::article::{DerivedText, NewArticleRow, OnTaken, insert_articles, wanted_subjects};
     use crate::fields::{
         DEFAULT_BODY, DEFAULT_DATE_FORMAT, DEFAULT_LANGUAGE, DEFAULT_POST_ON_TEXT,
         DEFAULT_TEMPLATE, default_file_name,
     };
-    use super::article::{DerivedText, NewArticleRow, OnTaken, insert_articles, wanted_subjects};
 
     let txn = begin_write(db).await?;
     let id = match new.id {

@@ -6,6 +6,7 @@ mod corpus;
 mod graphql;
 mod hostile;
 mod http;
+mod language;
 mod mutations;
 mod ops;
 mod properties;

@@ -143,7 +143,7 @@ pub(super) fn patch(source: &str, orig: &ArticleFields, cur: &ArticleFields) -> 
             let anchor = keys_before_seo()
                 .into_iter()
                 .find_map(|k| layout.entry(k))
-            .map(|e| e.end - 1);
+                .map(|e| e.end - 1);
             edits.after(anchor, &render_seo(cur, block_indent, nl));
         }
         None => {}
@@ -276,4 +276,3 @@ fn rewrite_all(cur: &ArticleFields, mapping: Option<&Value>) -> String {
     }
     fresh(cur, &extra)
 }
-

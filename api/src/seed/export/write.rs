@@ -5,8 +5,8 @@ use chrono::NaiveDate;
 use serde_json::Value as JsonValue;
 use serde_yaml::Value;
 
-use crate::fields::table::{Kind, Written};
 pub use crate::fields::table::Style;
+use crate::fields::table::{Kind, Written};
 use crate::fields::{ArticleFields, Field, Link, parse_date};
 use crate::seed::escape::encode_answer;
 
@@ -235,7 +235,13 @@ pub fn fresh(cur: &ArticleFields, extra: &str) -> String {
             continue;
         }
         if let Some(v) = &spec.current {
-            out.push_str(&render_scalar(spec.key, v, spec.style, DEFAULT_BLOCK_INDENT, nl));
+            out.push_str(&render_scalar(
+                spec.key,
+                v,
+                spec.style,
+                DEFAULT_BLOCK_INDENT,
+                nl,
+            ));
         }
     }
     out.push_str(extra);

@@ -60,9 +60,8 @@ pub async fn insert_articles(
             let subject_id = *subject_ids
                 .get(&f.subject_slug)
                 .ok_or_else(|| Error::Internal(format!("subject `{}` missing", f.subject_slug)))?;
-            let source = |get: fn(&ImportedSource) -> &String| {
-                Set(row.source.map(|s| get(s).clone()))
-            };
+            let source =
+                |get: fn(&ImportedSource) -> &String| Set(row.source.map(|s| get(s).clone()));
             let mut am = article::ActiveModel {
                 id: Set(f.id),
                 version: Set(1),

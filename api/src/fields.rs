@@ -2,6 +2,7 @@
 //! validator that both the seed import and the GraphQL mutations run.
 
 mod checks;
+mod spec;
 pub mod table;
 
 use chrono::NaiveDate;

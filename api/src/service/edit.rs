@@ -8,13 +8,19 @@ use chrono::Utc;
 use entity::{article, revision as revision_entity, subject};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, Value as SqlValue,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 
+mod create;
+mod score;
+
+pub use create::{NewArticle, create};
+pub use score::adjust_score;
+
 use super::article::{Change, StoredArticle, with_links, write_change};
 use super::pause::{self, Pause};
-use super::revision::{self, FieldChange, field_values, set_field};
+use super::revision::{FieldChange, field_values, set_field};
 use super::subject::subjects_by_id;
 use crate::db::begin_write;
 use crate::error::{Error, Result};
@@ -366,77 +372,6 @@ pub async fn submitted_at_version(
         .collect())
 }
 
-fn overflow() -> Error {
-    Error::bad_input("delta", "the score would no longer be a finite number")
-}
-
-#[derive(Debug, FromQueryResult)]
-struct Adjusted {
-    score: f64,
-    version: i32,
-}
-
-/// Adds `delta` to the score in one atomic statement (an unscored article
-/// starts from 0), with its revision.
-pub async fn adjust_score(
-    db: &DatabaseConnection,
-    id: i64,
-    delta: f64,
-    editor: &str,
-    note: Option<&str>,
-) -> Result<StoredArticle> {
-    if !delta.is_finite() {
-        return Err(Error::bad_input("delta", "`delta` must be a finite number"));
-    }
-    let txn = begin_write(db).await?;
-    let backend = txn.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "UPDATE article SET score = COALESCE(score, 0) + $1, version = version + 1, updated_at = $2 \
-             WHERE id = $3 AND deleted_at IS NULL RETURNING score, version"
-        }
-        _ => {
-            "UPDATE article SET score = COALESCE(score, 0) + ?1, version = version + 1, updated_at = ?2 \
-             WHERE id = ?3 AND deleted_at IS NULL RETURNING score, version"
-        }
-    };
-    let now = Utc::now();
-    let adjusted = Adjusted::find_by_statement(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            SqlValue::from(delta),
-            SqlValue::from(now),
-            SqlValue::from(id),
-        ],
-    ))
-    .one(&txn)
-    .await
-    .map_err(|e| {
-        // PostgreSQL refuses a float overflow; SQLite yields infinity (below).
-        if e.to_string().contains("out of range") {
-            overflow()
-        } else {
-            e.into()
-        }
-    })?
-    .ok_or_else(|| not_found(id))?;
-    if !adjusted.score.is_finite() {
-        return Err(overflow());
-    }
-    let before = adjusted.score - delta;
-    let changes = [FieldChange {
-        field: Field::Score.graphql().into(),
-        before: Some(Value::from(before).to_string()),
-        after: Some(Value::from(adjusted.score).to_string()),
-    }];
-    let row = revision::revision_row(id, adjusted.version, editor, note, &changes, now)?;
-    revision::record(&txn, row).await?;
-    let saved = live(&txn, id).await?;
-    txn.commit().await?;
-    Ok(saved)
-}
-
 /// Links for `ids`: loaded articles get a copy of their current title,
 /// subject and url; ids already linked keep their stored copy.
 pub async fn links_for(
@@ -486,115 +421,4 @@ pub async fn links_for(
         links.push(link);
     }
     Ok(links)
-}
-
-/// A new article as an editor describes it.
-#[derive(Debug, Clone, Default)]
-pub struct NewArticle {
-    /// Id; the largest id + 1 when absent.
-    pub id: Option<i64>,
-    /// Display title.
-    pub title: String,
-    /// The question answered.
-    pub question: String,
-    /// Markdown answer.
-    pub answer: String,
-    /// Subject name.
-    pub subject: String,
-    /// Slug; made from the title when absent.
-    pub slug: Option<String>,
-    /// Publication date.
-    pub date: Option<chrono::NaiveDate>,
-    /// Author name.
-    pub author: Option<String>,
-    /// Score; `None` for unscored.
-    pub score: Option<f64>,
-    /// SEO metadata.
-    pub seo: crate::fields::Seo,
-    /// Ids of related articles (loaded ones).
-    pub related: Vec<i64>,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct MaxId {
-    max_id: Option<i64>,
-}
-
-/// Creates an article with version 1 and its first revision.
-pub async fn create(
-    db: &DatabaseConnection,
-    new: NewArticle,
-    editor: &str,
-    note: Option<&str>,
-) -> Result<StoredArticle> {
-    use super::article::{DerivedText, NewArticleRow, OnTaken, insert_articles, wanted_subjects};
-    use crate::fields::{
-        DEFAULT_BODY, DEFAULT_DATE_FORMAT, DEFAULT_LANGUAGE, DEFAULT_POST_ON_TEXT,
-        DEFAULT_TEMPLATE, default_file_name,
-    };
-
-    let txn = begin_write(db).await?;
-    let id = match new.id {
-        Some(id) => {
-            if article::Entity::find_by_id(id).one(&txn).await?.is_some() {
-                return Err(Error::bad_input(
-                    Field::Id.graphql(),
-                    format!("id {id} is already used by another article"),
-                ));
-            }
-            id
-        }
-        None => {
-            let max = article::Entity::find()
-                .select_only()
-                .column_as(article::Column::Id.max(), "max_id")
-                .into_model::<MaxId>()
-                .one(&txn)
-                .await?
-                .and_then(|m| m.max_id)
-                .unwrap_or(0);
-            max + 1
-        }
-    };
-    let subject_slug = subject_slug_for(&txn, &new.subject).await?;
-    let slug = new.slug.unwrap_or_else(|| slugify(&new.title));
-    let related = links_for(&txn, id, &[], &new.related).await?;
-    let fields = ArticleFields {
-        id,
-        article_title: new.title.clone(),
-        title: new.title,
-        question: new.question,
-        answer: new.answer,
-        subject: new.subject,
-        url: article_url(&subject_slug, &slug),
-        file_name: default_file_name(&slug),
-        subject_slug,
-        slug,
-        template: DEFAULT_TEMPLATE.to_owned(),
-        date: new.date,
-        date_format: DEFAULT_DATE_FORMAT.to_owned(),
-        post_on_text: DEFAULT_POST_ON_TEXT.to_owned(),
-        author: new.author,
-        seo: new.seo,
-        score: new.score,
-        related,
-        body: DEFAULT_BODY.to_owned(),
-        language: DEFAULT_LANGUAGE.to_owned(),
-    };
-    check(&txn, &fields).await?;
-    let now = Utc::now();
-    let wanted: Vec<_> = wanted_subjects(&fields).collect();
-    let subject_ids = super::subject::ensure_subjects(&txn, &wanted, now).await?;
-    let row = NewArticleRow {
-        fields: &fields,
-        derived: &DerivedText::of(&fields.answer),
-        source: None,
-        editor,
-        note,
-        changes: &revision::creation_changes(&fields),
-    };
-    insert_articles(&txn, &[row], &subject_ids, OnTaken::Fail, now).await?;
-    let saved = live(&txn, id).await?;
-    txn.commit().await?;
-    Ok(saved)
 }

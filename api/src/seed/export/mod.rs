@@ -2,9 +2,8 @@
 //! back exactly as imported; for a changed one only the lines of the changed
 //! keys are rewritten, in the file's own style, and the result is parsed
 //! again to prove it reads back to the same values.
-
 //!
-//! [`patch`] holds the style-preserving patcher, [`write`] the writer of
+//! `patch` holds the style-preserving patcher, `write` the writer of
 //! values and fresh files; this module the export job.
 
 mod patch;

@@ -404,6 +404,22 @@ pub fn is_known_key(name: &str) -> bool {
         .any(|k| k.parent.map_or(k.key == name, |p| p == name))
 }
 
+/// Gives every field still at its empty value (`ArticleFields::default()`)
+/// that has a seed default the value a seed without its key reads as.
+/// `None` when a default has the wrong shape (a bug in the table).
+pub fn fill_defaults(a: &mut ArticleFields) -> Option<()> {
+    let empty = ArticleFields::default();
+    for field in Field::ALL {
+        if let Some(default) = field.seed_key().and_then(|k| k.default)
+            && field.get(a) == field.get(&empty)
+        {
+            let value = default(a);
+            field.set(a, &value)?;
+        }
+    }
+    Some(())
+}
+
 /// Every field checked, problems in table order.
 pub fn check_all(a: &ArticleFields) -> Vec<FieldProblem> {
     let mut problems = Vec::new();

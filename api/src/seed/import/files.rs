@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::MAX_FILE_BYTES;
-use crate::fields::ArticleFields;
+use crate::fields::{ArticleFields, Field};
 use crate::seed::parse::{ParsedSeed, parse_seed};
 use crate::service::article::DerivedText;
 
@@ -180,14 +180,15 @@ pub(super) fn load_file(path: &Path, name: &str) -> Result<Loaded, Vec<FileProbl
 /// Two files may not share an id, url, slug or file name.
 pub(super) fn check_duplicates(loaded: &[Loaded]) -> HashMap<usize, Vec<FileProblem>> {
     let mut problems: HashMap<usize, Vec<FileProblem>> = HashMap::new();
-    type Key = (&'static str, &'static str, fn(&ArticleFields) -> String);
+    type Key = (&'static str, Field, fn(&ArticleFields) -> String);
     let keys: [Key; 4] = [
-        ("id", "id", |f| f.id.to_string()),
-        ("url", "url", |f| f.url.clone()),
-        ("slug", "url", |f| f.slug.clone()),
-        ("file_name", "file_name", |f| f.file_name.clone()),
+        ("id", Field::Id, |f| f.id.to_string()),
+        ("url", Field::Url, |f| f.url.clone()),
+        ("slug", Field::Slug, |f| f.slug.clone()),
+        ("file_name", Field::FileName, |f| f.file_name.clone()),
     ];
-    for (what, key, value) in keys {
+    for (what, field, value) in keys {
+        let key = field.seed_path();
         let mut first: HashMap<String, usize> = HashMap::new();
         for (i, l) in loaded.iter().enumerate() {
             let v = value(&l.seed.fields);
@@ -196,7 +197,7 @@ pub(super) fn check_duplicates(loaded: &[Loaded]) -> HashMap<usize, Vec<FileProb
                 continue;
             };
             let (a, b) = (&loaded[j], l);
-            let at = |x: &Loaded| x.seed.key_lines.get(key).copied();
+            let at = |x: &Loaded| x.seed.key_lines.get(&key).copied();
             for (me, other) in [(j, b), (i, a)] {
                 let this = &loaded[me];
                 problems.entry(me).or_default().push(FileProblem {

@@ -10,6 +10,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QuerySelect};
 use super::Action;
 use super::files::{FileProblem, Loaded};
 use crate::error::Result;
+use crate::fields::Field;
 use crate::service::edit::lock_rows;
 
 /// The columns of an article the planner needs.
@@ -108,8 +109,8 @@ pub(super) struct Taken<'a> {
     pub(super) index: usize,
     /// `slug`, `url` or `file_name`.
     pub(super) what: &'static str,
-    /// The seed key whose line the problem points at.
-    pub(super) key: &'static str,
+    /// The field; the problem points at its seed key's line.
+    pub(super) field: Field,
     /// The value.
     pub(super) value: &'a str,
     /// The article that keeps it.
@@ -129,11 +130,11 @@ pub(super) fn find_taken<'a>(
         .filter(|(_, a)| writes(a))
         .map(|(l, _)| l.seed.fields.id)
         .collect();
-    let mut kept: HashMap<(&str, &str), i64> = HashMap::new();
+    let mut kept: HashMap<(Field, &str), i64> = HashMap::new();
     for (id, e) in existing.iter().filter(|(id, _)| !written.contains(id)) {
-        kept.insert(("slug", &e.slug), *id);
-        kept.insert(("url", &e.url), *id);
-        kept.insert(("file_name", &e.file_name), *id);
+        kept.insert((Field::Slug, &e.slug), *id);
+        kept.insert((Field::Url, &e.url), *id);
+        kept.insert((Field::FileName, &e.file_name), *id);
     }
     let mut taken = Vec::new();
     for (index, (l, a)) in loaded.iter().zip(plan).enumerate() {
@@ -141,16 +142,16 @@ pub(super) fn find_taken<'a>(
             continue;
         }
         let f = &l.seed.fields;
-        for (what, key, value) in [
-            ("slug", "url", &f.slug),
-            ("url", "url", &f.url),
-            ("file_name", "file_name", &f.file_name),
+        for (what, field, value) in [
+            ("slug", Field::Slug, &f.slug),
+            ("url", Field::Url, &f.url),
+            ("file_name", Field::FileName, &f.file_name),
         ] {
-            if let Some(&other) = kept.get(&(what, value.as_str())) {
+            if let Some(&other) = kept.get(&(field, value.as_str())) {
                 taken.push(Taken {
                     index,
                     what,
-                    key,
+                    field,
                     value,
                     other,
                 });
@@ -169,7 +170,7 @@ pub(super) fn check_taken(
     let mut problems: HashMap<usize, Vec<FileProblem>> = HashMap::new();
     for t in find_taken(loaded, plan, existing) {
         let l = &loaded[t.index];
-        let line = l.seed.key_lines.get(t.key).copied();
+        let line = l.seed.key_lines.get(&t.field.seed_path()).copied();
         problems.entry(t.index).or_default().push(FileProblem {
             path: l.path.clone(),
             line,

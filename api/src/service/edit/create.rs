@@ -53,10 +53,8 @@ pub async fn create(
     editor: &str,
     note: Option<&str>,
 ) -> Result<StoredArticle> {
-    use crate::fields::{
-        DEFAULT_BODY, DEFAULT_DATE_FORMAT, DEFAULT_LANGUAGE, DEFAULT_POST_ON_TEXT,
-        DEFAULT_TEMPLATE, default_file_name,
-    };
+    use crate::fields::DEFAULT_BODY;
+    use crate::fields::table::fill_defaults;
 
     let txn = begin_write(db).await?;
     let id = match new.id {
@@ -84,28 +82,26 @@ pub async fn create(
     let subject_slug = subject_slug_for(&txn, &new.subject).await?;
     let slug = new.slug.unwrap_or_else(|| slugify(&new.title));
     let related = links_for(&txn, id, &[], &new.related).await?;
-    let fields = ArticleFields {
+    let mut fields = ArticleFields {
         id,
-        article_title: new.title.clone(),
         title: new.title,
         question: new.question,
         answer: new.answer,
         subject: new.subject,
         url: article_url(&subject_slug, &slug),
-        file_name: default_file_name(&slug),
         subject_slug,
         slug,
-        template: DEFAULT_TEMPLATE.to_owned(),
         date: new.date,
-        date_format: DEFAULT_DATE_FORMAT.to_owned(),
-        post_on_text: DEFAULT_POST_ON_TEXT.to_owned(),
         author: new.author,
         seo: new.seo,
         score: new.score,
         related,
         body: DEFAULT_BODY.to_owned(),
-        language: DEFAULT_LANGUAGE.to_owned(),
+        ..ArticleFields::default()
     };
+    // The rest as a seed that omits their keys has them.
+    fill_defaults(&mut fields)
+        .ok_or_else(|| Error::Internal("a field default has the wrong shape".into()))?;
     check(&txn, &fields).await?;
     let now = Utc::now();
     let wanted: Vec<_> = wanted_subjects(&fields).collect();

@@ -1,8 +1,9 @@
 //! The columns of the field table: what one row says about a field.
 
+use entity::article;
 use serde_json::Value;
 
-use super::{ArticleFields, FieldProblem};
+use super::{ArticleFields, Field, FieldProblem};
 
 /// How a seed file writes a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +92,15 @@ pub enum Edit {
     Key,
 }
 
+/// How a field is read from and written to its `article` column.
+#[derive(Clone, Copy)]
+pub struct Column {
+    /// Reads it from the row.
+    pub load: fn(&article::Model, &mut ArticleFields),
+    /// Writes it to the row.
+    pub store: fn(&ArticleFields, &mut article::ActiveModel),
+}
+
 /// One row of the table.
 pub struct Spec {
     /// The GraphQL name, also the name in stored revisions.
@@ -99,6 +109,8 @@ pub struct Spec {
     pub seed: Seed,
     /// How editors may change it.
     pub edit: Edit,
+    /// How it is stored in its `article` column; `None` when it lives elsewhere.
+    pub column: Option<Column>,
     /// Its value as revisions store it.
     pub get: fn(&ArticleFields) -> Value,
     /// Sets it from a value as [`Spec::get`] gives it; `None` when the value has the wrong shape.
@@ -148,3 +160,100 @@ pub(super) const REQUIRED: Kind = Kind::Text { required: true };
 pub(super) const OPTIONAL: Kind = Kind::Text { required: false };
 
 pub(super) fn no_check(_: &ArticleFields, _: &mut Vec<FieldProblem>) {}
+
+impl Field {
+    /// The GraphQL name, also the name in stored revisions.
+    pub fn graphql(self) -> &'static str {
+        self.spec().graphql
+    }
+
+    /// The field of a GraphQL (revision) name; `None` for names that are
+    /// not a field (`deleted`).
+    pub fn from_graphql(name: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.graphql() == name)
+    }
+
+    /// The key path a seed file writes it under (`seo.page_keywords`), which
+    /// problems with it name.
+    pub fn seed_path(self) -> String {
+        match self.spec().seed {
+            Seed::Key(SeedKey {
+                parent: Some(parent),
+                key,
+                ..
+            }) => format!("{parent}.{key}"),
+            Seed::Key(k) => k.key.to_owned(),
+            Seed::FromUrl => "url".to_owned(),
+            Seed::Links => "related".to_owned(),
+            Seed::Body => "body".to_owned(),
+        }
+    }
+
+    /// Its front-matter key, if it has one.
+    pub fn seed_key(self) -> Option<SeedKey> {
+        match self.spec().seed {
+            Seed::Key(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// Its value in `a`, as revisions store it.
+    pub fn get(self, a: &ArticleFields) -> Value {
+        (self.spec().get)(a)
+    }
+
+    /// Sets it in `a` from a value as [`Field::get`] gives it; `None` when
+    /// the value has the wrong shape.
+    pub fn set(self, a: &mut ArticleFields, value: &Value) -> Option<()> {
+        (self.spec().set)(a, value)
+    }
+
+    /// How editors may change it.
+    pub fn edit(self) -> Edit {
+        self.spec().edit
+    }
+
+    /// Whether revisions record it.
+    pub fn is_revised(self) -> bool {
+        self.edit() != Edit::Key
+    }
+
+    /// Whether a revert submits it (every value not derived from others).
+    pub fn is_reverted(self) -> bool {
+        matches!(self.edit(), Edit::Input | Edit::Own | Edit::Revert)
+    }
+}
+
+/// The front-matter keys the table knows (and their parents, `seo`); any
+/// other key of a seed is kept as it is.
+pub fn is_known_key(name: &str) -> bool {
+    Field::ALL
+        .into_iter()
+        .filter_map(Field::seed_key)
+        .any(|k| k.parent.map_or(k.key == name, |p| p == name))
+}
+
+/// Gives every field still at its empty value (`ArticleFields::default()`)
+/// that has a seed default the value a seed without its key reads as.
+/// `None` when a default has the wrong shape (a bug in the table).
+pub fn fill_defaults(a: &mut ArticleFields) -> Option<()> {
+    let empty = ArticleFields::default();
+    for field in Field::ALL {
+        if let Some(default) = field.seed_key().and_then(|k| k.default)
+            && field.get(a) == field.get(&empty)
+        {
+            let value = default(a);
+            field.set(a, &value)?;
+        }
+    }
+    Some(())
+}
+
+/// Every field checked, problems in table order.
+pub fn check_all(a: &ArticleFields) -> Vec<FieldProblem> {
+    let mut problems = Vec::new();
+    for field in Field::ALL {
+        (field.spec().check)(a, &mut problems);
+    }
+    problems
+}

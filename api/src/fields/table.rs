@@ -1,23 +1,28 @@
 //! The one table of an article's fields. Each row says, for one field: its
 //! GraphQL name (also its name in stored revisions), where it lives in a seed
 //! file, how to read and write it as the JSON value revisions store, how it
-//! is validated, and how editors may change it. Merge, revisions, revert,
-//! import, export and the GraphQL input all go through it, so a field name
+//! is validated, how it is stored in its `article` column, and how editors
+//! may change it. Merge, revisions, revert, import, export, loading and
+//! saving rows and the GraphQL input all go through it, so a field name
 //! outside this file is a variant, never a string that could be misspelled.
 //!
-//! Adding a field: a variant in [`Field`] and [`Field::ALL`], its row in
-//! [`Field::spec`], its member of [`ArticleFields`], its column (entity,
-//! migration, `service::article::{to_fields, set_values}`) and, if editors
-//! may change it, a member of `ArticleInput`.
+//! Adding a field: a variant in [`Field`], [`Field::ALL`] (and
+//! [`Field::FILE_ORDER`] when it has a seed key), its row in
+//! [`Field::spec`], its member of `ArticleFields`; its column in the entity
+//! and a migration; and, if editors may change it, a member of
+//! `ArticleInput` and a resolver on `Article`.
 
 use serde_json::Value;
 
-pub use super::spec::{Edit, Kind, Seed, SeedKey, Spec, Style, Written};
+pub use super::spec::{
+    Column, Edit, Kind, Seed, SeedKey, Spec, Style, Written, check_all, fill_defaults, is_known_key,
+};
 use super::spec::{OPTIONAL, REQUIRED, key, no_check, opt_text, put, seo, text};
 use super::{
-    ArticleFields, DEFAULT_DATE_FORMAT, DEFAULT_LANGUAGE, DEFAULT_POST_ON_TEXT, DEFAULT_TEMPLATE,
-    FieldProblem, checks, default_file_name, parse_article_url,
+    DEFAULT_DATE_FORMAT, DEFAULT_LANGUAGE, DEFAULT_POST_ON_TEXT, DEFAULT_TEMPLATE, checks,
+    default_file_name, parse_article_url,
 };
+use sea_orm::ActiveValue::Set;
 
 /// One field of an article.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,6 +69,26 @@ pub enum Field {
     Body,
     /// BCP 47 language tag.
     Language,
+}
+
+/// The [`Column`] of a field stored in an `article` column of the same
+/// name (or the one after `=>`); `copy` for `Copy` values.
+macro_rules! column {
+    (copy $field:ident) => {
+        Some(Column {
+            load: |m, a| a.$field = m.$field,
+            store: |a, am| am.$field = Set(a.$field),
+        })
+    };
+    ($($field:ident).+ => $column:ident) => {
+        Some(Column {
+            load: |m, a| a.$($field).+ = m.$column.clone(),
+            store: |a, am| am.$column = Set(a.$($field).+.clone()),
+        })
+    };
+    ($field:ident) => {
+        column!($field => $field)
+    };
 }
 
 impl Field {
@@ -122,6 +147,8 @@ impl Field {
                 graphql: "id",
                 seed: Seed::Key(key("id", Kind::Id, Plain)),
                 edit: Edit::Key,
+                // The key: inserts set it, updates never change it.
+                column: None,
                 get: |a| a.id.into(),
                 set: |a, v| put(&mut a.id, v.as_i64()),
                 check: checks::id,
@@ -130,6 +157,7 @@ impl Field {
                 graphql: "title",
                 seed: Seed::Key(key("title", REQUIRED, Folded)),
                 edit: Edit::Input,
+                column: column!(title),
                 get: |a| a.title.clone().into(),
                 set: |a, v| put(&mut a.title, text(v)),
                 check: |a, p| checks::text(p, Field::Title, &a.title, true),
@@ -141,6 +169,7 @@ impl Field {
                     ..key("article_title", OPTIONAL, Folded)
                 }),
                 edit: Edit::Input,
+                column: column!(article_title),
                 get: |a| a.article_title.clone().into(),
                 set: |a, v| put(&mut a.article_title, text(v)),
                 check: |a, p| checks::text(p, Field::ArticleTitle, &a.article_title, true),
@@ -149,6 +178,7 @@ impl Field {
                 graphql: "question",
                 seed: Seed::Key(key("question", REQUIRED, Folded)),
                 edit: Edit::Input,
+                column: column!(question),
                 get: |a| a.question.clone().into(),
                 set: |a, v| put(&mut a.question, text(v)),
                 check: |a, p| checks::text(p, Field::Question, &a.question, true),
@@ -157,6 +187,7 @@ impl Field {
                 graphql: "answer",
                 seed: Seed::Key(key("answer", Kind::Answer, Folded)),
                 edit: Edit::Input,
+                column: column!(answer),
                 get: |a| a.answer.clone().into(),
                 set: |a, v| put(&mut a.answer, text(v)),
                 check: checks::answer,
@@ -165,6 +196,8 @@ impl Field {
                 graphql: "subject",
                 seed: Seed::Key(key("subject", REQUIRED, Plain)),
                 edit: Edit::Input,
+                // Stored as the subject row the article points at.
+                column: None,
                 get: |a| a.subject.clone().into(),
                 set: |a, v| put(&mut a.subject, text(v)),
                 check: |a, p| checks::text(p, Field::Subject, &a.subject, true),
@@ -173,6 +206,7 @@ impl Field {
                 graphql: "slug",
                 seed: Seed::FromUrl,
                 edit: Edit::Input,
+                column: column!(slug),
                 get: |a| a.slug.clone().into(),
                 set: |a, v| put(&mut a.slug, text(v)),
                 check: checks::slug,
@@ -181,6 +215,7 @@ impl Field {
                 graphql: "url",
                 seed: Seed::Key(key("url", Kind::Url, Plain)),
                 edit: Edit::Derived,
+                column: column!(url),
                 get: |a| a.url.clone().into(),
                 // The url carries the subject slug and the slug.
                 set: |a, v| {
@@ -200,6 +235,7 @@ impl Field {
                     ..key("file_name", OPTIONAL, Plain)
                 }),
                 edit: Edit::Revert,
+                column: column!(file_name),
                 get: |a| a.file_name.clone().into(),
                 set: |a, v| put(&mut a.file_name, text(v)),
                 check: checks::file_name,
@@ -211,6 +247,7 @@ impl Field {
                     ..key("_schema", OPTIONAL, Plain)
                 }),
                 edit: Edit::Revert,
+                column: column!(template),
                 get: |a| a.template.clone().into(),
                 set: |a, v| put(&mut a.template, text(v)),
                 check: |a, p| checks::text(p, Field::Template, &a.template, true),
@@ -219,6 +256,7 @@ impl Field {
                 graphql: "date",
                 seed: Seed::Key(key("date", Kind::Date, Plain)),
                 edit: Edit::Input,
+                column: column!(copy date),
                 get: |a| a.date.map(|d| d.to_string()).into(),
                 set: |a, v| {
                     a.date = match opt_text(v)? {
@@ -236,6 +274,7 @@ impl Field {
                     ..key("date_format", OPTIONAL, Plain)
                 }),
                 edit: Edit::Input,
+                column: column!(date_format),
                 get: |a| a.date_format.clone().into(),
                 set: |a, v| put(&mut a.date_format, text(v)),
                 check: |a, p| checks::text(p, Field::DateFormat, &a.date_format, false),
@@ -247,6 +286,7 @@ impl Field {
                     ..key("post_on_text", OPTIONAL, Plain)
                 }),
                 edit: Edit::Input,
+                column: column!(post_on_text),
                 get: |a| a.post_on_text.clone().into(),
                 set: |a, v| put(&mut a.post_on_text, text(v)),
                 check: |a, p| checks::text(p, Field::PostOnText, &a.post_on_text, false),
@@ -255,6 +295,7 @@ impl Field {
                 graphql: "author",
                 seed: Seed::Key(key("author", OPTIONAL, Plain)),
                 edit: Edit::Input,
+                column: column!(author),
                 get: |a| a.author.clone().into(),
                 set: |a, v| put(&mut a.author, opt_text(v)),
                 check: |a, p| checks::opt_text(p, Field::Author, a.author.as_deref()),
@@ -263,6 +304,7 @@ impl Field {
                 graphql: "seo.title",
                 seed: Seed::Key(seo("title", Plain)),
                 edit: Edit::Input,
+                column: column!(seo.title => seo_title),
                 get: |a| a.seo.title.clone().into(),
                 set: |a, v| put(&mut a.seo.title, opt_text(v)),
                 check: |a, p| checks::opt_text(p, Field::SeoTitle, a.seo.title.as_deref()),
@@ -271,6 +313,7 @@ impl Field {
                 graphql: "seo.description",
                 seed: Seed::Key(seo("page_description", Folded)),
                 edit: Edit::Input,
+                column: column!(seo.description => seo_description),
                 get: |a| a.seo.description.clone().into(),
                 set: |a, v| put(&mut a.seo.description, opt_text(v)),
                 check: |a, p| {
@@ -284,6 +327,14 @@ impl Field {
                     ..seo("page_keywords", Folded)
                 }),
                 edit: Edit::Input,
+                column: Some(Column {
+                    load: |m, a| {
+                        a.seo.keywords = serde_json::from_str(&m.seo_keywords).unwrap_or_default()
+                    },
+                    store: |a, am| {
+                        am.seo_keywords = Set(Value::from(a.seo.keywords.clone()).to_string())
+                    },
+                }),
                 get: |a| a.seo.keywords.clone().into(),
                 set: |a, v| put(&mut a.seo.keywords, serde_json::from_value(v.clone()).ok()),
                 check: checks::keywords,
@@ -295,6 +346,7 @@ impl Field {
                     ..key("score", Kind::Score, Plain)
                 }),
                 edit: Edit::Own,
+                column: column!(copy score),
                 get: |a| a.score.into(),
                 set: |a, v| {
                     a.score = if v.is_null() { None } else { Some(v.as_f64()?) };
@@ -306,6 +358,8 @@ impl Field {
                 graphql: "related",
                 seed: Seed::Links,
                 edit: Edit::Own,
+                // Stored as `article_link` rows.
+                column: None,
                 get: |a| super::related_json(&a.related),
                 set: |a, v| put(&mut a.related, super::related_from_json(v)),
                 check: checks::related,
@@ -314,6 +368,7 @@ impl Field {
                 graphql: "body",
                 seed: Seed::Body,
                 edit: Edit::Revert,
+                column: column!(body),
                 get: |a| a.body.clone().into(),
                 set: |a, v| put(&mut a.body, text(v)),
                 check: |a, p| checks::text(p, Field::Body, &a.body, false),
@@ -326,107 +381,13 @@ impl Field {
                     ..key("lang", OPTIONAL, Plain)
                 }),
                 edit: Edit::Input,
+                column: column!(language),
                 get: |a| a.language.clone().into(),
                 set: |a, v| put(&mut a.language, text(v)),
                 check: checks::language,
             },
         }
     }
-
-    /// The GraphQL name, also the name in stored revisions.
-    pub fn graphql(self) -> &'static str {
-        self.spec().graphql
-    }
-
-    /// The field of a GraphQL (revision) name; `None` for names that are
-    /// not a field (`deleted`).
-    pub fn from_graphql(name: &str) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| f.graphql() == name)
-    }
-
-    /// The key path a seed file writes it under (`seo.page_keywords`), which
-    /// problems with it name.
-    pub fn seed_path(self) -> String {
-        match self.spec().seed {
-            Seed::Key(SeedKey {
-                parent: Some(parent),
-                key,
-                ..
-            }) => format!("{parent}.{key}"),
-            Seed::Key(k) => k.key.to_owned(),
-            Seed::FromUrl => "url".to_owned(),
-            Seed::Links => "related".to_owned(),
-            Seed::Body => "body".to_owned(),
-        }
-    }
-
-    /// Its front-matter key, if it has one.
-    pub fn seed_key(self) -> Option<SeedKey> {
-        match self.spec().seed {
-            Seed::Key(k) => Some(k),
-            _ => None,
-        }
-    }
-
-    /// Its value in `a`, as revisions store it.
-    pub fn get(self, a: &ArticleFields) -> Value {
-        (self.spec().get)(a)
-    }
-
-    /// Sets it in `a` from a value as [`Field::get`] gives it; `None` when
-    /// the value has the wrong shape.
-    pub fn set(self, a: &mut ArticleFields, value: &Value) -> Option<()> {
-        (self.spec().set)(a, value)
-    }
-
-    /// How editors may change it.
-    pub fn edit(self) -> Edit {
-        self.spec().edit
-    }
-
-    /// Whether revisions record it.
-    pub fn is_revised(self) -> bool {
-        self.edit() != Edit::Key
-    }
-
-    /// Whether a revert submits it (every value not derived from others).
-    pub fn is_reverted(self) -> bool {
-        matches!(self.edit(), Edit::Input | Edit::Own | Edit::Revert)
-    }
-}
-
-/// The front-matter keys the table knows (and their parents, `seo`); any
-/// other key of a seed is kept as it is.
-pub fn is_known_key(name: &str) -> bool {
-    Field::ALL
-        .into_iter()
-        .filter_map(Field::seed_key)
-        .any(|k| k.parent.map_or(k.key == name, |p| p == name))
-}
-
-/// Gives every field still at its empty value (`ArticleFields::default()`)
-/// that has a seed default the value a seed without its key reads as.
-/// `None` when a default has the wrong shape (a bug in the table).
-pub fn fill_defaults(a: &mut ArticleFields) -> Option<()> {
-    let empty = ArticleFields::default();
-    for field in Field::ALL {
-        if let Some(default) = field.seed_key().and_then(|k| k.default)
-            && field.get(a) == field.get(&empty)
-        {
-            let value = default(a);
-            field.set(a, &value)?;
-        }
-    }
-    Some(())
-}
-
-/// Every field checked, problems in table order.
-pub fn check_all(a: &ArticleFields) -> Vec<FieldProblem> {
-    let mut problems = Vec::new();
-    for field in Field::ALL {
-        (field.spec().check)(a, &mut problems);
-    }
-    problems
 }
 
 #[cfg(test)]

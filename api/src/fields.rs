@@ -1,8 +1,14 @@
 //! The values of an article as editors and seed files see them, and the one
 //! validator that both the seed import and the GraphQL mutations run.
 
+mod checks;
+mod spec;
+pub mod table;
+
 use chrono::NaiveDate;
 use serde::Serialize;
+
+pub use table::Field;
 
 /// Longest answer accepted, in characters once the seed escapes are decoded.
 pub const MAX_ANSWER_CHARS: usize = 100_000;
@@ -14,6 +20,8 @@ pub const DEFAULT_TEMPLATE: &str = "default";
 pub const DEFAULT_DATE_FORMAT: &str = "MMM DD, YYYY";
 /// Label before the date when the seed has no `post_on_text`.
 pub const DEFAULT_POST_ON_TEXT: &str = "Posted on";
+/// Language of an article whose seed has no `lang`.
+pub const DEFAULT_LANGUAGE: &str = "en";
 /// Body of an article that was not imported from a file (the seed convention).
 pub const DEFAULT_BODY: &str = "\n&nbsp;";
 
@@ -45,8 +53,8 @@ pub struct Link {
     pub url: String,
 }
 
-/// Every value of an article, defaults resolved.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Every value of an article, defaults resolved. [`Field`] names each one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ArticleFields {
     /// Stable seed id, positive.
     pub id: i64,
@@ -86,23 +94,32 @@ pub struct ArticleFields {
     pub related: Vec<Link>,
     /// Text after the front matter, verbatim.
     pub body: String,
+    /// BCP 47 language tag (`lang`).
+    pub language: String,
 }
 
-/// What is wrong with one field; `field` is the seed key path
-/// (`title`, `seo.page_keywords`, `related_article3.url`).
+/// What is wrong with one field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldProblem {
-    /// The offending seed key.
-    pub field: String,
+    /// The offending field.
+    pub field: Field,
+    /// Its seed key path (`title`, `seo.page_keywords`, `related_article3.url`).
+    pub path: String,
     /// What is wrong and what to do.
     pub message: String,
 }
 
 impl FieldProblem {
-    /// A problem with `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A problem with `field` at its own seed key.
+    pub fn new(field: Field, message: impl Into<String>) -> Self {
+        Self::at(field, field.seed_path(), message)
+    }
+
+    /// A problem with `field` at the seed key path `path` (a part of it).
+    pub fn at(field: Field, path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            field: field.into(),
+            field,
+            path: path.into(),
             message: message.into(),
         }
     }
@@ -159,124 +176,77 @@ pub fn split_keywords(raw: &str) -> Vec<String> {
         .collect()
 }
 
-fn check_text(problems: &mut Vec<FieldProblem>, field: &str, value: &str, required: bool) {
-    if required && value.trim().is_empty() {
-        problems.push(FieldProblem::new(
-            field,
-            format!("`{field}` must not be empty"),
-        ));
-    }
-    if value.contains('\0') {
-        problems.push(FieldProblem::new(
-            field,
-            format!("`{field}` contains a NUL character; remove it"),
-        ));
-    }
-}
-
 /// Checks every rule an article must satisfy, wherever its values came from.
 /// Returns all problems, not just the first.
 pub fn validate(a: &ArticleFields) -> Vec<FieldProblem> {
-    let mut problems = Vec::new();
-    if a.id <= 0 {
-        problems.push(FieldProblem::new(
-            "id",
-            format!("`id` must be a positive integer, not {}", a.id),
-        ));
-    }
-    check_text(&mut problems, "title", &a.title, true);
-    check_text(&mut problems, "article_title", &a.article_title, true);
-    check_text(&mut problems, "question", &a.question, true);
-    check_text(&mut problems, "answer", &a.answer, false);
-    check_text(&mut problems, "subject", &a.subject, true);
-    check_text(&mut problems, "_schema", &a.template, true);
-    check_text(&mut problems, "date_format", &a.date_format, false);
-    check_text(&mut problems, "post_on_text", &a.post_on_text, false);
-    check_text(&mut problems, "body", &a.body, false);
-    if let Some(author) = &a.author {
-        check_text(&mut problems, "author", author, false);
-    }
-    if let Some(t) = &a.seo.title {
-        check_text(&mut problems, "seo.title", t, false);
-    }
-    if let Some(d) = &a.seo.description {
-        check_text(&mut problems, "seo.page_description", d, false);
-    }
-    let chars = a.answer.chars().count();
-    if chars > MAX_ANSWER_CHARS {
-        problems.push(FieldProblem::new(
-            "answer",
-            format!("`answer` is {chars} characters long; at most {MAX_ANSWER_CHARS} are allowed"),
-        ));
-    }
-    if !is_slug(&a.slug) {
-        problems.push(FieldProblem::new(
-            "slug",
-            format!(
-                "slug `{}` is not valid: use letters, digits, `-`, `_`, `.` or `~`, not starting with `.`",
-                a.slug
-            ),
-        ));
-    }
-    if !is_slug(&a.subject_slug) {
-        problems.push(FieldProblem::new(
-            "url",
-            format!("subject slug `{}` is not valid", a.subject_slug),
-        ));
-    }
-    if a.url != article_url(&a.subject_slug, &a.slug) {
-        problems.push(FieldProblem::new(
-            "url",
-            format!(
-                "url `{}` must be `/learn/<subject-slug>/questions/<article-slug>`",
-                a.url
-            ),
-        ));
-    }
-    check_file_name(&mut problems, &a.file_name);
-    for k in &a.seo.keywords {
-        if k.contains(',') || k.trim() != k || k.is_empty() {
-            problems.push(FieldProblem::new(
-                "seo.page_keywords",
-                format!("keyword `{k}` must be non-empty, trimmed and without commas"),
-            ));
-        }
-    }
-    if let Some(score) = a.score
-        && !score.is_finite()
-    {
-        problems.push(FieldProblem::new(
-            "score",
-            "`score` must be a finite number (or -1 for unscored)",
-        ));
-    }
-    if let Some(date) = a.date
-        && !(0..=9999).contains(&chrono::Datelike::year(&date))
-    {
-        problems.push(FieldProblem::new(
-            "date",
-            format!("`date` {date} must have a four-digit year (YYYY-MM-DD)"),
-        ));
-    }
-    validate_related(&mut problems, a.id, &a.related);
-    problems
+    table::check_all(a)
 }
 
-fn check_file_name(problems: &mut Vec<FieldProblem>, name: &str) {
-    let bad = name.contains('/')
-        || name.contains('\\')
-        || name.contains("..")
-        || name.contains('\0')
-        || name.starts_with('.')
-        || !name.ends_with(".md")
-        || name.len() <= ".md".len();
-    if bad {
-        problems.push(FieldProblem::new(
-            "file_name",
-            format!(
-                "file_name `{name}` must be a bare file name ending in `.md` (no `/`, `\\` or `..`)"
-            ),
-        ));
+/// Related links as a revision stores them.
+pub fn related_json(links: &[Link]) -> serde_json::Value {
+    links
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "position": l.position, "id": l.id, "title": l.title, "subject": l.subject, "url": l.url,
+            })
+        })
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// Related links from their stored form ([`related_json`]; revisions
+/// before positions were stored count them from 1).
+pub fn related_from_json(value: &serde_json::Value) -> Option<Vec<Link>> {
+    #[derive(serde::Deserialize)]
+    struct StoredLink {
+        position: Option<i32>,
+        id: i64,
+        title: String,
+        subject: String,
+        url: String,
+    }
+    let links: Vec<StoredLink> = serde_json::from_value(value.clone()).ok()?;
+    Some(
+        links
+            .into_iter()
+            .zip(1..)
+            .map(|(l, index)| Link {
+                position: l.position.unwrap_or(index),
+                id: l.id,
+                subject_slug: parse_article_url(&l.url)
+                    .map(|(s, _)| s.to_owned())
+                    .unwrap_or_default(),
+                title: l.title,
+                subject: l.subject,
+                url: l.url,
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_exactly_yyyy_mm_dd() {
+        assert_eq!(
+            parse_date("2024-12-11").map(|d| d.to_string()).as_deref(),
+            Some("2024-12-11")
+        );
+        for bad in [
+            "-024-02-20",
+            "+024-02-20",
+            "2024-2-011",
+            "2024-13-01",
+            "2024-02-30",
+            "20240-1-01",
+            "2024/12/11",
+            "",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
     }
 }
 
@@ -316,78 +286,4 @@ pub fn related_id_problems(own_id: i64, ids: &[i64]) -> Vec<RelatedIdProblem> {
         }
     }
     problems
-}
-
-fn validate_related(problems: &mut Vec<FieldProblem>, own_id: i64, related: &[Link]) {
-    let ids: Vec<i64> = related.iter().map(|l| l.id).collect();
-    let rules = related_id_problems(own_id, &ids);
-    if let Some(RelatedIdProblem::TooMany(n)) = rules.first() {
-        problems.push(FieldProblem::new(
-            "related",
-            format!("{n} related articles given; at most {MAX_RELATED} are allowed"),
-        ));
-    }
-    for (at, link) in related.iter().enumerate() {
-        let key = format!("related_article{}", link.position);
-        if link.id <= 0 {
-            problems.push(FieldProblem::new(
-                format!("{key}.id"),
-                format!("`{key}.id` must be a positive integer"),
-            ));
-        }
-        for rule in &rules {
-            match *rule {
-                RelatedIdProblem::Itself(i) if i == at => problems.push(FieldProblem::new(
-                    format!("{key}.id"),
-                    format!("`{key}` links the article to itself ({own_id}); remove it"),
-                )),
-                RelatedIdProblem::Twice { at: i, first } if i == at => {
-                    problems.push(FieldProblem::new(
-                        format!("{key}.id"),
-                        format!(
-                            "`{key}` links {} again (already related_article{}); remove one",
-                            link.id, related[first].position
-                        ),
-                    ))
-                }
-                _ => {}
-            }
-        }
-        check_text(problems, &format!("{key}.title"), &link.title, true);
-        check_text(problems, &format!("{key}.subject"), &link.subject, true);
-        if parse_article_url(&link.url).is_none() {
-            problems.push(FieldProblem::new(
-                format!("{key}.url"),
-                format!(
-                    "`{key}.url` `{}` must be `/learn/<subject-slug>/questions/<article-slug>`",
-                    link.url
-                ),
-            ));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_exactly_yyyy_mm_dd() {
-        assert_eq!(
-            parse_date("2024-12-11").map(|d| d.to_string()).as_deref(),
-            Some("2024-12-11")
-        );
-        for bad in [
-            "-024-02-20",
-            "+024-02-20",
-            "2024-2-011",
-            "2024-13-01",
-            "2024-02-30",
-            "20240-1-01",
-            "2024/12/11",
-            "",
-        ] {
-            assert_eq!(parse_date(bad), None, "{bad}");
-        }
-    }
 }

@@ -170,6 +170,20 @@ async fn refuses_an_empty_title() {
 }
 
 #[tokio::test]
+async fn refuses_a_lang_that_is_not_a_bcp47_tag() {
+    let seed = seed_with(
+        "post_on_text: Posted on\n",
+        "post_on_text: Posted on\nlang: pt_BR\n",
+    );
+    refused(
+        "a.md",
+        seed,
+        "a.md:11:1: `lang` `pt_BR` is not a BCP 47 language tag",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn refuses_an_answer_over_100000_characters() {
     let seed = seed_with(
         "    Imaging plays",
@@ -442,16 +456,16 @@ async fn migrate_status_down_and_fresh() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let status = text(&run(&t, &["migrate", "status"]).stdout);
     assert!(
-        status.contains("applied  m20261128_000002_derived_and_search"),
+        status.contains("applied  m20261128_000003_token_hash_index"),
         "{status}"
     );
     assert!(
-        status.contains("pending  m20261128_000003_token_hash_index"),
+        status.contains("pending  m20261129_000001_article_language"),
         "only the last one reverted: {status}"
     );
     let out = run(&t, &["migrate", "fresh"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("3 migrations applied, 0 pending"));
+    assert!(text(&out.stdout).contains("4 migrations applied, 0 pending"));
     // Fresh over a loaded database (foreign keys enforced) empties it.
     let seeds = seeds_dir();
     assert_eq!(

@@ -60,6 +60,8 @@ pub struct Model {
     /// Text after the closing `---` of the front matter, verbatim.
     #[sea_orm(column_type = "Text")]
     pub body: String,
+    /// BCP 47 language tag (`lang`; `en` when the seed has none).
+    pub language: String,
     /// The answer as sanitized HTML, rendered when the answer is written.
     #[sea_orm(column_type = "Text")]
     pub answer_html: String,

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_tables;
 mod m20261128_000002_derived_and_search;
 mod m20261128_000003_token_hash_index;
+mod m20261129_000001_article_language;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_tables::Migration),
             Box::new(m20261128_000002_derived_and_search::Migration),
             Box::new(m20261128_000003_token_hash_index::Migration),
+            Box::new(m20261129_000001_article_language::Migration),
         ]
     }
 }

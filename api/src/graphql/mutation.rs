@@ -1,86 +1,24 @@
 //! The root `Mutation` type: what editors change, behind token roles.
 
-use async_graphql::{
-    Context, ErrorExtensions, ID, InputObject, MaybeUndefined, Object, Result, ResultExt,
-};
+use async_graphql::{Context, ErrorExtensions, ID, Object, Result, ResultExt};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
-use super::error::bad_input;
+mod input;
+
+pub use input::{ArticleInput, NewArticleInput, SeoInput};
+use input::{score_value, text};
+
 use super::query::article_id;
-use super::types::{Article, Date};
+use super::types::Article;
 use crate::error::Error;
+use crate::fields::Field;
 use crate::service::article as article_service;
 use crate::service::changes::ChangeSink;
 use crate::service::create::{self, NewArticle};
 use crate::service::edit::{self, Submitted};
 use crate::service::token::{Editor, Role};
 use crate::service::{related, score};
-
-/// SEO metadata to change; absent fields stay as they are, `null` clears.
-#[derive(InputObject, Debug, Default)]
-pub struct SeoInput {
-    /// Page title for search engines.
-    pub title: MaybeUndefined<String>,
-    /// Page description for search engines.
-    pub description: MaybeUndefined<String>,
-    /// Keywords, in order (no commas inside a keyword).
-    pub keywords: Option<Vec<String>>,
-}
-
-/// Fields of an article to change; absent fields stay as they are.
-#[derive(InputObject, Debug, Default)]
-pub struct ArticleInput {
-    /// Display title.
-    pub title: Option<String>,
-    /// Title on the article page.
-    pub article_title: Option<String>,
-    /// The question answered.
-    pub question: Option<String>,
-    /// Markdown answer.
-    pub answer: Option<String>,
-    /// Subject name; a new name creates the subject. Changes the url.
-    pub subject: Option<String>,
-    /// Slug; changes the url (the old one keeps finding the article).
-    pub slug: Option<String>,
-    /// Publication date; `null` clears it.
-    pub date: MaybeUndefined<Date>,
-    /// Display pattern of the date.
-    pub date_format: Option<String>,
-    /// Label before the date.
-    pub post_on_text: Option<String>,
-    /// Author name; `null` clears it.
-    pub author: MaybeUndefined<String>,
-    /// SEO metadata.
-    pub seo: Option<SeoInput>,
-}
-
-/// A new article.
-#[derive(InputObject, Debug)]
-pub struct NewArticleInput {
-    /// Id; defaults to the largest id + 1.
-    pub id: Option<ID>,
-    /// Display title.
-    pub title: String,
-    /// The question answered.
-    pub question: String,
-    /// Markdown answer.
-    pub answer: String,
-    /// Subject name; a new name creates the subject.
-    pub subject: String,
-    /// Slug; defaults to one made from the title.
-    pub slug: Option<String>,
-    /// Publication date.
-    pub date: Option<Date>,
-    /// Author name.
-    pub author: Option<String>,
-    /// Score; null or absent for unscored.
-    pub score: Option<f64>,
-    /// SEO metadata.
-    pub seo: Option<SeoInput>,
-    /// Ids of related (loaded) articles, in order.
-    pub related: Option<Vec<ID>>,
-}
 
 /// The editor making the request, if the role suffices.
 fn editor<'a>(ctx: &Context<'a>, needed: Role) -> Result<&'a Editor> {
@@ -109,80 +47,6 @@ fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
 /// Where the changes are announced once committed.
 fn sink<'a>(ctx: &Context<'a>) -> Result<&'a ChangeSink> {
     ctx.data::<ChangeSink>()
-}
-
-fn text(value: &str) -> Value {
-    Value::String(value.to_owned())
-}
-
-fn maybe_text(value: &MaybeUndefined<String>) -> Option<Value> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(Value::Null),
-        MaybeUndefined::Value(v) => Some(text(v)),
-    }
-}
-
-fn score_value(field: &str, score: Option<f64>) -> Result<Value> {
-    match score {
-        None => Ok(Value::Null),
-        Some(s) if !s.is_finite() => Err(bad_input(field, "`score` must be a finite number")),
-        // -1 is the seed's spelling of "unscored".
-        Some(-1.0) => Ok(Value::Null),
-        Some(s) => Ok(Value::from(s)),
-    }
-}
-
-fn seo_submitted(seo: &SeoInput, out: &mut Submitted) {
-    if let Some(v) = maybe_text(&seo.title) {
-        out.push(("seo.title", v));
-    }
-    if let Some(v) = maybe_text(&seo.description) {
-        out.push(("seo.description", v));
-    }
-    if let Some(k) = &seo.keywords {
-        let keywords: Vec<String> = k
-            .iter()
-            .map(|k| k.trim().to_owned())
-            .filter(|k| !k.is_empty())
-            .collect();
-        out.push(("seo.keywords", Value::from(keywords)));
-    }
-}
-
-impl ArticleInput {
-    fn submitted(&self) -> Submitted {
-        let mut out: Submitted = Vec::new();
-        let plain = [
-            ("title", &self.title),
-            ("articleTitle", &self.article_title),
-            ("question", &self.question),
-            ("answer", &self.answer),
-            ("subject", &self.subject),
-            ("slug", &self.slug),
-            ("dateFormat", &self.date_format),
-            ("postOnText", &self.post_on_text),
-        ];
-        for (field, value) in plain {
-            if let Some(v) = value {
-                out.push((field, text(v)));
-            }
-        }
-        match &self.date {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => out.push(("date", Value::Null)),
-            MaybeUndefined::Value(d) => {
-                out.push(("date", text(&d.0.format("%Y-%m-%d").to_string())))
-            }
-        }
-        if let Some(v) = maybe_text(&self.author) {
-            out.push(("author", v));
-        }
-        if let Some(seo) = &self.seo {
-            seo_submitted(seo, &mut out);
-        }
-        out
-    }
 }
 
 /// What editors change. Every mutation writes a revision and bumps `version`.
@@ -229,7 +93,7 @@ impl Mutation {
             ctx,
             &id,
             expected_version,
-            vec![("answer", text(&answer))],
+            vec![(Field::Answer, text(&answer))],
             note,
         )
         .await
@@ -260,7 +124,14 @@ impl Mutation {
         #[graphql(desc = "Why, for the revision history.")] note: Option<String>,
     ) -> Result<Article> {
         let value = score_value("score", score)?;
-        Self::merge(ctx, &id, expected_version, vec![("score", value)], note).await
+        Self::merge(
+            ctx,
+            &id,
+            expected_version,
+            vec![(Field::Score, value)],
+            note,
+        )
+        .await
     }
 
     /// Adds `delta` to the score atomically (an unscored article starts from 0):

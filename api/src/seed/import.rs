@@ -4,38 +4,37 @@
 //! A file whose hash equals the one recorded at its last import is left alone,
 //! so editors' changes (and deletions) survive re-runs. A changed file over an
 //! article that editors changed since is a conflict unless `force` is set.
+//!
+//! `files` reads and parses the input, `plan` decides and verifies what
+//! each file does; this module runs the job and writes the plan.
+
+mod files;
+mod plan;
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
-use entity::{article, article_link, revision as revision_entity};
+use chrono::Utc;
+use entity::article;
 use rayon::prelude::*;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QuerySelect, sea_query::OnConflict,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use super::parse::{ParsedSeed, parse_seed};
 use crate::error::{Error, Result};
-use crate::fields::ArticleFields;
 use crate::progress::Progress;
 use crate::service::article::{
-    Change, DerivedText, ImportedSource, StoredArticle, link_rows, load_many, set_values,
-    wanted_subjects, write_change,
+    Change, DerivedText, INSERT_CHUNK, ImportedSource, NewArticleRow, OnTaken, StoredArticle,
+    insert_articles, load_many, wanted_subjects, write_change,
 };
 use crate::service::changes::{ChangeSink, Changed};
 use crate::service::pause::{self, Pause};
-use crate::service::revision::{IMPORT_EDITOR, revision_row};
+use crate::service::revision::IMPORT_EDITOR;
 use crate::service::subject::ensure_subjects;
-use crate::service::write::lock_rows;
+pub use files::FileProblem;
+use files::{Loaded, check_duplicates, collect_files, load_file};
+use plan::{Existing, check_taken, classify, existing_articles, verify_plan, writes};
 
 /// Largest seed file read; a bigger one is refused before it is read.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
-/// Rows per multi-row insert (articles have ~30 columns; both databases'
-/// bind-parameter limits stay far away).
-const INSERT_CHUNK: usize = 200;
 
 /// What to import and how.
 #[derive(Debug, Clone, Default)]
@@ -51,40 +50,6 @@ pub struct ImportOptions {
     /// Where the created and updated articles are announced after the
     /// commit (a server passes its own; the command line's has no listener).
     pub changes: ChangeSink,
-}
-
-/// A problem with an input file, printed `path:line:col: message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileProblem {
-    /// The file (or folder) as given.
-    pub path: String,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// 1-based column, when known.
-    pub col: Option<usize>,
-    /// What is wrong and what to do.
-    pub message: String,
-}
-
-impl FileProblem {
-    fn new(path: &Path, message: impl Into<String>) -> Self {
-        Self {
-            path: path.display().to_string(),
-            line: None,
-            col: None,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for FileProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.line, self.col) {
-            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.path, self.message),
-            (Some(l), None) => write!(f, "{}:{l}: {}", self.path, self.message),
-            _ => write!(f, "{}: {}", self.path, self.message),
-        }
-    }
 }
 
 /// What importing one file does.
@@ -173,344 +138,6 @@ impl ImportReport {
             0
         }
     }
-}
-
-/// A read and parsed file.
-struct Loaded {
-    path: String,
-    /// The path relative to the folder it was found in (the file name when
-    /// the file itself was given): what revision notes name, so no server
-    /// path reaches the history.
-    name: String,
-    text: String,
-    hash: String,
-    seed: ParsedSeed,
-    /// The answer's derived text, rendered only for files that create an
-    /// article (updates render theirs when the answer changed).
-    derived: Option<DerivedText>,
-}
-
-/// `path` relative to `root`, `/`-separated; the file name when `path` is `root`.
-fn relative_name(root: &Path, path: &Path) -> String {
-    let parts: Vec<String> = path
-        .strip_prefix(root)
-        .unwrap_or(path)
-        .components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect();
-    if parts.is_empty() {
-        path.file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-    } else {
-        parts.join("/")
-    }
-}
-
-/// Expands the given paths into seed files, sorted, each once, each with
-/// its name relative to the path it was found under.
-fn collect_files(paths: &[PathBuf], problems: &mut Vec<FileProblem>) -> Vec<(PathBuf, String)> {
-    let mut files = Vec::new();
-    let mut seen = HashSet::new();
-    for path in paths {
-        if path.is_dir() {
-            let found: Vec<(PathBuf, String)> = walkdir::WalkDir::new(path)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_map(|e| match e {
-                    Ok(e) => Some(e),
-                    Err(err) => {
-                        problems.push(FileProblem::new(
-                            err.path().unwrap_or(path),
-                            format!("cannot read: {err}"),
-                        ));
-                        None
-                    }
-                })
-                .filter(|e| e.file_type().is_file())
-                .map(walkdir::DirEntry::into_path)
-                .filter(|p| p.extension().is_some_and(|x| x == "md"))
-                .map(|p| {
-                    let name = relative_name(path, &p);
-                    (p, name)
-                })
-                .collect();
-            if found.is_empty() {
-                problems.push(FileProblem::new(
-                    path,
-                    "no `.md` files in this folder (searched recursively)",
-                ));
-            }
-            files.extend(found);
-        } else if path.exists() {
-            files.push((path.clone(), relative_name(path, path)));
-        } else {
-            problems.push(FileProblem::new(path, "no such file or folder"));
-        }
-    }
-    files.retain(|(p, _)| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
-    files
-}
-
-/// Line and column (1-based) of a byte offset.
-fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
-    let before = &bytes[..offset.min(bytes.len())];
-    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    let col = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
-    (line, col)
-}
-
-fn load_file(path: &Path, name: &str) -> std::result::Result<Loaded, Vec<FileProblem>> {
-    let fail = |m: String| vec![FileProblem::new(path, m)];
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(fail(format!(
-            "file is {} bytes; a seed may be at most {MAX_FILE_BYTES} bytes",
-            meta.len()
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    let hash = blake3::hash(&bytes).to_hex().to_string();
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let offset = e.utf8_error().valid_up_to();
-        let (line, col) = line_col(e.as_bytes(), offset);
-        vec![FileProblem {
-            path: path.display().to_string(),
-            line: Some(line),
-            col: Some(col),
-            message: format!("invalid UTF-8 (byte {offset}); seeds must be UTF-8 text"),
-        }]
-    })?;
-    let seed = parse_seed(&text).map_err(|problems| {
-        problems
-            .into_iter()
-            .map(|p| FileProblem {
-                path: path.display().to_string(),
-                line: p.line,
-                col: p.col,
-                message: p.message,
-            })
-            .collect::<Vec<_>>()
-    })?;
-    Ok(Loaded {
-        path: path.display().to_string(),
-        name: name.to_owned(),
-        text,
-        hash,
-        seed,
-        derived: None,
-    })
-}
-
-/// Two files may not share an id, url, slug or file name.
-fn check_duplicates(loaded: &[Loaded]) -> HashMap<usize, Vec<FileProblem>> {
-    let mut problems: HashMap<usize, Vec<FileProblem>> = HashMap::new();
-    type Key = (&'static str, &'static str, fn(&ArticleFields) -> String);
-    let keys: [Key; 4] = [
-        ("id", "id", |f| f.id.to_string()),
-        ("url", "url", |f| f.url.clone()),
-        ("slug", "url", |f| f.slug.clone()),
-        ("file_name", "file_name", |f| f.file_name.clone()),
-    ];
-    for (what, key, value) in keys {
-        let mut first: HashMap<String, usize> = HashMap::new();
-        for (i, l) in loaded.iter().enumerate() {
-            let v = value(&l.seed.fields);
-            let Some(&j) = first.get(&v) else {
-                first.insert(v, i);
-                continue;
-            };
-            let (a, b) = (&loaded[j], l);
-            let at = |x: &Loaded| x.seed.key_lines.get(key).copied();
-            for (me, other) in [(j, b), (i, a)] {
-                let this = &loaded[me];
-                problems.entry(me).or_default().push(FileProblem {
-                    path: this.path.clone(),
-                    line: at(this),
-                    col: at(this).map(|_| 1),
-                    message: format!(
-                        "duplicate {what} `{v}`: also in {}{}",
-                        other.path,
-                        at(other).map_or_else(String::new, |l| format!(":{l}"))
-                    ),
-                });
-            }
-        }
-    }
-    problems
-}
-
-/// The columns of an article the planner needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Existing {
-    slug: String,
-    url: String,
-    file_name: String,
-    version: i32,
-    imported_version: Option<i32>,
-    source_hash: Option<String>,
-    deleted: bool,
-}
-
-async fn existing_articles(db: &impl ConnectionTrait) -> Result<HashMap<i64, Existing>> {
-    type Row = (
-        i64,
-        String,
-        String,
-        String,
-        i32,
-        Option<i32>,
-        Option<String>,
-        Option<DateTime<Utc>>,
-    );
-    let rows: Vec<Row> = article::Entity::find()
-        .select_only()
-        .columns([
-            article::Column::Id,
-            article::Column::Slug,
-            article::Column::Url,
-            article::Column::FileName,
-            article::Column::Version,
-            article::Column::ImportedVersion,
-            article::Column::SourceHash,
-            article::Column::DeletedAt,
-        ])
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, slug, url, file_name, version, imported_version, source_hash, deleted_at)| {
-                (
-                    id,
-                    Existing {
-                        slug,
-                        url,
-                        file_name,
-                        version,
-                        imported_version,
-                        source_hash,
-                        deleted: deleted_at.is_some(),
-                    },
-                )
-            },
-        )
-        .collect())
-}
-
-fn classify(file: &Loaded, existing: Option<&Existing>, force: bool) -> Action {
-    let Some(e) = existing else {
-        return Action::Create;
-    };
-    if e.source_hash.as_deref() == Some(file.hash.as_str()) {
-        return Action::Unchanged;
-    }
-    let reason = if e.deleted {
-        Some("the article was deleted since its last import".to_owned())
-    } else {
-        match e.imported_version {
-            None => Some("the article was created by an editor, not imported".to_owned()),
-            Some(v) if v != e.version => Some(format!(
-                "the article was edited since its last import (now version {}, imported as version {v})",
-                e.version
-            )),
-            Some(_) => None,
-        }
-    };
-    match reason {
-        None => Action::Update,
-        Some(r) if force => Action::Force(r),
-        Some(r) => Action::Conflict(r),
-    }
-}
-
-/// Whether an action writes the file to the database.
-fn writes(action: &Action) -> bool {
-    matches!(action, Action::Create | Action::Update | Action::Force(_))
-}
-
-/// A slug, url or file name a written file would take from another article.
-struct Taken<'a> {
-    /// Index of the file.
-    index: usize,
-    /// `slug`, `url` or `file_name`.
-    what: &'static str,
-    /// The seed key whose line the problem points at.
-    key: &'static str,
-    /// The value.
-    value: &'a str,
-    /// The article that keeps it.
-    other: i64,
-}
-
-/// Finds every slug, url or file name a written file would take from an
-/// article that keeps it (one the plan does not write).
-fn find_taken<'a>(
-    loaded: &'a [Loaded],
-    plan: &[Action],
-    existing: &'a HashMap<i64, Existing>,
-) -> Vec<Taken<'a>> {
-    let written: HashSet<i64> = loaded
-        .iter()
-        .zip(plan)
-        .filter(|(_, a)| writes(a))
-        .map(|(l, _)| l.seed.fields.id)
-        .collect();
-    let mut kept: HashMap<(&str, &str), i64> = HashMap::new();
-    for (id, e) in existing.iter().filter(|(id, _)| !written.contains(id)) {
-        kept.insert(("slug", &e.slug), *id);
-        kept.insert(("url", &e.url), *id);
-        kept.insert(("file_name", &e.file_name), *id);
-    }
-    let mut taken = Vec::new();
-    for (index, (l, a)) in loaded.iter().zip(plan).enumerate() {
-        if !writes(a) {
-            continue;
-        }
-        let f = &l.seed.fields;
-        for (what, key, value) in [
-            ("slug", "url", &f.slug),
-            ("url", "url", &f.url),
-            ("file_name", "file_name", &f.file_name),
-        ] {
-            if let Some(&other) = kept.get(&(what, value.as_str())) {
-                taken.push(Taken {
-                    index,
-                    what,
-                    key,
-                    value,
-                    other,
-                });
-            }
-        }
-    }
-    taken
-}
-
-/// A written file may not take a slug, url or file name another article keeps.
-fn check_taken(
-    loaded: &[Loaded],
-    plan: &[Action],
-    existing: &HashMap<i64, Existing>,
-) -> HashMap<usize, Vec<FileProblem>> {
-    let mut problems: HashMap<usize, Vec<FileProblem>> = HashMap::new();
-    for t in find_taken(loaded, plan, existing) {
-        let l = &loaded[t.index];
-        let line = l.seed.key_lines.get(t.key).copied();
-        problems.entry(t.index).or_default().push(FileProblem {
-            path: l.path.clone(),
-            line,
-            col: line.map(|_| 1),
-            message: format!(
-                "{} `{}` is already used by article {} in the database; change it here or edit that article",
-                t.what, t.value, t.other
-            ),
-        });
-    }
-    problems
 }
 
 /// Test-only pause points of an import (see [`import_corpus_paused`]).
@@ -628,87 +255,6 @@ fn planned_files(files: &[Loaded], actions: &[Action]) -> Vec<PlannedFile> {
         .collect()
 }
 
-/// Why an article planned from `planned` may no longer be written now that
-/// it is `now`: someone changed, created or removed it since it was read.
-/// (The command line goes on: `, and the file changed; left as it is`; a
-/// rerun plans against what is there now.)
-fn moved_since_planning(planned: Option<&Existing>, now: Option<&Existing>) -> Option<String> {
-    match (planned, now) {
-        (None, None) => None,
-        (None, Some(n)) => Some(format!(
-            "an article with this id was created while this import ran (version {})",
-            n.version
-        )),
-        (Some(_), None) => Some("the article was removed while this import ran".to_owned()),
-        (Some(p), Some(n)) if p.version != n.version => Some(format!(
-            "the article was edited while this import ran (version {}, planned at version {})",
-            n.version, p.version
-        )),
-        // Same version, other source: another import recorded its file.
-        (Some(p), Some(n)) if p != n => Some(
-            "another import recorded its file for the article while this import ran".to_owned(),
-        ),
-        (Some(_), Some(_)) => None,
-    }
-}
-
-/// Checks the plan against the database inside the write transaction `txn`
-/// and turns every write whose article changed since planning into a
-/// conflict. The rows written are locked first (see [`lock_rows`]), so what
-/// is verified stays so until the commit; the plan was made from a read
-/// outside the transaction, which an editor's save may have overtaken.
-async fn verify_plan(
-    txn: &DatabaseTransaction,
-    files: &[Loaded],
-    mut actions: Vec<Action>,
-    planned: &HashMap<i64, Existing>,
-) -> Result<Vec<Action>> {
-    // The rows to overwrite; a row created meanwhile is left alone, so it
-    // needs no lock.
-    let mut ids: Vec<i64> = files
-        .iter()
-        .zip(&actions)
-        .filter(|(l, a)| writes(a) && planned.contains_key(&l.seed.fields.id))
-        .map(|(l, _)| l.seed.fields.id)
-        .collect();
-    ids.sort_unstable();
-    lock_rows(txn, &ids).await?;
-    let now = existing_articles(txn).await?;
-    for (l, action) in files.iter().zip(actions.iter_mut()) {
-        let id = l.seed.fields.id;
-        if writes(action)
-            && let Some(reason) = moved_since_planning(planned.get(&id), now.get(&id))
-        {
-            *action = Action::Conflict(reason);
-        }
-    }
-    // A slug, url or file name another article took meanwhile. A file made a
-    // conflict leaves its article's slug, url and file name where they are,
-    // and another file of the plan may want them: so again until none is.
-    loop {
-        let taken: Vec<(usize, String)> = find_taken(files, &actions, &now)
-            .into_iter()
-            .map(|t| {
-                (
-                    t.index,
-                    format!(
-                        "its {} `{}` was taken by article {} while this import ran",
-                        t.what, t.value, t.other
-                    ),
-                )
-            })
-            .collect();
-        if taken.is_empty() {
-            return Ok(actions);
-        }
-        for (index, reason) in taken {
-            if writes(&actions[index]) {
-                actions[index] = Action::Conflict(reason);
-            }
-        }
-    }
-}
-
 /// Writes the creates and updates of a plan in one transaction, after
 /// verifying the plan inside it; returns the actions taken.
 // The plan, where it is written and announced, and the test's pause points.
@@ -795,71 +341,59 @@ async fn write_plan(
     }
 
     for chunk in creates.chunks(INSERT_CHUNK) {
-        let mut articles = Vec::with_capacity(chunk.len());
-        for &i in chunk {
-            let l = &files[i];
-            let f = &l.seed.fields;
-            let subject_id = *subject_ids
-                .get(&f.subject_slug)
-                .ok_or_else(|| Error::Internal(format!("subject `{}` missing", f.subject_slug)))?;
-            let mut am = article::ActiveModel {
-                id: Set(f.id),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-                deleted_at: Set(None),
-                source_text: Set(Some(l.text.clone())),
-                source_hash: Set(Some(l.hash.clone())),
-                source_path: Set(Some(l.path.clone())),
-                imported_version: Set(Some(1)),
-                ..Default::default()
-            };
-            let rendered;
-            let derived = match &l.derived {
-                Some(d) => d,
-                None => {
-                    rendered = DerivedText::of(&f.answer);
-                    &rendered
-                }
-            };
-            set_values(&mut am, f, subject_id, derived);
-            articles.push(am);
-        }
-        // The rows are verified, but on PostgreSQL another transaction may
-        // still insert an id, slug, url or file name between the
-        // verification and this insert (a new row cannot be locked ahead).
-        // Such a file is skipped and reported, never an error.
-        let inserted: HashSet<i64> = article::Entity::insert_many(articles)
-            .on_conflict(OnConflict::new().do_nothing().to_owned())
-            .exec_with_returning_keys(&txn)
-            .await?
-            .into_iter()
+        let sources: Vec<ImportedSource> = chunk
+            .iter()
+            .map(|&i| ImportedSource {
+                text: files[i].text.clone(),
+                hash: files[i].hash.clone(),
+                path: files[i].path.clone(),
+            })
             .collect();
-        let mut links = Vec::new();
-        let mut revisions = Vec::with_capacity(chunk.len());
-        for &i in chunk {
+        let notes: Vec<String> = chunk
+            .iter()
+            .map(|&i| format!("created from {}", files[i].name))
+            .collect();
+        let rendered: Vec<Option<DerivedText>> = chunk
+            .iter()
+            .map(|&i| {
+                let l = &files[i];
+                l.derived
+                    .is_none()
+                    .then(|| DerivedText::of(&l.seed.fields.answer))
+            })
+            .collect();
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (((&i, source), note), rendered) in
+            chunk.iter().zip(&sources).zip(&notes).zip(&rendered)
+        {
             let l = &files[i];
-            let f = &l.seed.fields;
-            if !inserted.contains(&f.id) {
+            let derived = l.derived.as_ref().or(rendered.as_ref()).ok_or_else(|| {
+                Error::Internal(format!(
+                    "article {} has no rendered answer",
+                    l.seed.fields.id
+                ))
+            })?;
+            rows.push(NewArticleRow {
+                fields: &l.seed.fields,
+                derived,
+                source: Some(source),
+                editor: IMPORT_EDITOR,
+                note: Some(note),
+                changes: &[],
+            });
+        }
+        let inserted = insert_articles(&txn, &rows, &subject_ids, OnTaken::Skip, now).await?;
+        for &i in chunk {
+            let id = files[i].seed.fields.id;
+            if inserted.contains(&id) {
+                changed.record(id);
+            } else {
                 actions[i] = Action::Conflict(
                     "another article took its id, slug, url or file name while this import ran"
                         .to_owned(),
                 );
-                continue;
             }
-            changed.record(f.id);
-            links.extend(link_rows(f.id, &f.related, &subject_ids)?);
-            let note = format!("created from {}", l.name);
-            revisions.push(revision_row(f.id, 1, IMPORT_EDITOR, Some(&note), &[], now)?);
         }
-        for links in links.chunks(INSERT_CHUNK * 4) {
-            article_link::Entity::insert_many(links.to_vec())
-                .exec_without_returning(&txn)
-                .await?;
-        }
-        revision_entity::Entity::insert_many(revisions)
-            .exec_without_returning(&txn)
-            .await?;
         progress.advance(chunk.len() as u64);
     }
     progress.finish();

@@ -16,7 +16,10 @@ use super::revision::{self, FieldChange};
 use super::subject::{ensure_subjects, subjects_by_id};
 use super::write::in_write_txn;
 use crate::error::{Error, Result};
-use crate::fields::{ArticleFields, Link, Seo};
+use crate::fields::{ArticleFields, Field, Link};
+
+mod insert;
+pub use insert::{INSERT_CHUNK, NewArticleRow, OnTaken, insert_articles};
 
 /// Ids per `IN (…)` lookup.
 const LOOKUP_CHUNK: usize = 500;
@@ -44,28 +47,10 @@ pub fn to_fields(
     links: &[article_link::Model],
     link_subjects: &HashMap<i32, subject::Model>,
 ) -> ArticleFields {
-    ArticleFields {
+    let mut fields = ArticleFields {
         id: m.id,
-        title: m.title.clone(),
-        article_title: m.article_title.clone(),
-        question: m.question.clone(),
-        answer: m.answer.clone(),
         subject: subject.name.clone(),
         subject_slug: subject.slug.clone(),
-        slug: m.slug.clone(),
-        url: m.url.clone(),
-        file_name: m.file_name.clone(),
-        template: m.template.clone(),
-        date: m.date,
-        date_format: m.date_format.clone(),
-        post_on_text: m.post_on_text.clone(),
-        author: m.author.clone(),
-        seo: Seo {
-            title: m.seo_title.clone(),
-            description: m.seo_description.clone(),
-            keywords: serde_json::from_str(&m.seo_keywords).unwrap_or_default(),
-        },
-        score: m.score,
         related: links
             .iter()
             .map(|l| Link {
@@ -80,8 +65,12 @@ pub fn to_fields(
                 url: l.url.clone(),
             })
             .collect(),
-        body: m.body.clone(),
+        ..ArticleFields::default()
+    };
+    for column in Field::ALL.into_iter().filter_map(|f| f.spec().column) {
+        (column.load)(m, &mut fields);
     }
+    fields
 }
 
 /// What is derived from an answer when it is written, never per request.
@@ -112,28 +101,10 @@ pub fn set_values(
 ) {
     am.answer_html = Set(derived.html.clone());
     am.answer_text = Set(derived.text.clone());
-    am.slug = Set(f.slug.clone());
-    am.url = Set(f.url.clone());
-    am.file_name = Set(f.file_name.clone());
     am.subject_id = Set(subject_id);
-    am.title = Set(f.title.clone());
-    am.article_title = Set(f.article_title.clone());
-    am.question = Set(f.question.clone());
-    am.answer = Set(f.answer.clone());
-    am.template = Set(f.template.clone());
-    am.date = Set(f.date);
-    am.date_format = Set(f.date_format.clone());
-    am.post_on_text = Set(f.post_on_text.clone());
-    am.author = Set(f.author.clone());
-    am.seo_title = Set(f.seo.title.clone());
-    am.seo_description = Set(f.seo.description.clone());
-    am.seo_keywords = Set(keywords_json(&f.seo.keywords));
-    am.score = Set(f.score);
-    am.body = Set(f.body.clone());
-}
-
-fn keywords_json(keywords: &[String]) -> String {
-    serde_json::Value::from(keywords.to_vec()).to_string()
+    for column in Field::ALL.into_iter().filter_map(|f| f.spec().column) {
+        (column.store)(f, am);
+    }
 }
 
 /// Link rows for `article_id`; `subject_ids` must hold every link's subject slug.

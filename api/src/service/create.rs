@@ -4,14 +4,16 @@ use chrono::Utc;
 use entity::article;
 use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, FromQueryResult};
 
-use super::article::StoredArticle;
+use super::article::{
+    DerivedText, NewArticleRow, OnTaken, StoredArticle, insert_articles, wanted_subjects,
+};
 use super::changes::ChangeSink;
 use super::edit::{check, slugify, subject_slug_for};
 use super::related::{check_related_ids, links_for};
-use super::revision::{self, FieldChange, field_values};
+use super::revision;
 use super::write::{in_write_txn, live};
 use crate::error::{Error, Result};
-use crate::fields::{ArticleFields, article_url};
+use crate::fields::{ArticleFields, Field, article_url};
 
 /// A new article as an editor describes it.
 #[derive(Debug, Clone, Default)]
@@ -67,18 +69,15 @@ async fn create_in(
     editor: &str,
     note: Option<&str>,
 ) -> Result<StoredArticle> {
-    use crate::fields::{
-        DEFAULT_BODY, DEFAULT_DATE_FORMAT, DEFAULT_POST_ON_TEXT, DEFAULT_TEMPLATE,
-        default_file_name,
-    };
-    use sea_orm::ActiveValue::Set;
+    use crate::fields::DEFAULT_BODY;
+    use crate::fields::table::fill_defaults;
     use sea_orm::QuerySelect;
 
     let id = match new.id {
         Some(id) => {
             if article::Entity::find_by_id(id).one(txn).await?.is_some() {
                 return Err(Error::bad_input(
-                    "id",
+                    Field::Id.graphql(),
                     format!("id {id} is already used by another article"),
                 ));
             }
@@ -100,67 +99,38 @@ async fn create_in(
     let slug = new.slug.unwrap_or_else(|| slugify(&new.title));
     check_related_ids(id, &new.related)?;
     let related = links_for(txn, &[], &new.related).await?;
-    let fields = ArticleFields {
+    let mut fields = ArticleFields {
         id,
-        article_title: new.title.clone(),
         title: new.title,
         question: new.question,
         answer: new.answer,
         subject: new.subject,
         url: article_url(&subject_slug, &slug),
-        file_name: default_file_name(&slug),
         subject_slug,
         slug,
-        template: DEFAULT_TEMPLATE.to_owned(),
         date: new.date,
-        date_format: DEFAULT_DATE_FORMAT.to_owned(),
-        post_on_text: DEFAULT_POST_ON_TEXT.to_owned(),
         author: new.author,
         seo: new.seo,
         score: new.score,
         related,
         body: DEFAULT_BODY.to_owned(),
+        ..ArticleFields::default()
     };
+    // The rest as a seed that omits their keys has them.
+    fill_defaults(&mut fields)
+        .ok_or_else(|| Error::Internal("a field default has the wrong shape".into()))?;
     check(txn, &fields).await?;
     let now = Utc::now();
-    let wanted: Vec<_> = super::article::wanted_subjects(&fields).collect();
+    let wanted: Vec<_> = wanted_subjects(&fields).collect();
     let subject_ids = super::subject::ensure_subjects(txn, &wanted, now).await?;
-    let subject_id = *subject_ids
-        .get(&fields.subject_slug)
-        .ok_or_else(|| Error::Internal("subject was not created".into()))?;
-    let mut am = article::ActiveModel {
-        id: Set(id),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        deleted_at: Set(None),
-        source_text: Set(None),
-        source_hash: Set(None),
-        source_path: Set(None),
-        imported_version: Set(None),
-        ..Default::default()
+    let row = NewArticleRow {
+        fields: &fields,
+        derived: &DerivedText::of(&fields.answer),
+        source: None,
+        editor,
+        note,
+        changes: &revision::creation_changes(&fields),
     };
-    let derived = super::article::DerivedText::of(&fields.answer);
-    super::article::set_values(&mut am, &fields, subject_id, &derived);
-    article::Entity::insert(am)
-        .exec_without_returning(txn)
-        .await?;
-    let links = super::article::link_rows(id, &fields.related, &subject_ids)?;
-    if !links.is_empty() {
-        entity::article_link::Entity::insert_many(links)
-            .exec_without_returning(txn)
-            .await?;
-    }
-    let changes: Vec<FieldChange> = field_values(&fields)
-        .into_iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(field, v)| FieldChange {
-            field: field.to_owned(),
-            before: None,
-            after: Some(v.to_string()),
-        })
-        .collect();
-    let row = revision::revision_row(id, 1, editor, note, &changes, now)?;
-    revision::record(txn, row).await?;
+    insert_articles(txn, &[row], &subject_ids, OnTaken::Fail, now).await?;
     live(txn, id).await
 }

@@ -19,26 +19,10 @@ use super::pause::{self, Pause};
 use super::revision::{FieldChange, field_values, set_field};
 use super::write::{in_write_txn, live};
 use crate::error::{Error, Result};
-use crate::fields::{ArticleFields, article_url, validate};
+use crate::fields::{ArticleFields, Field, article_url, validate};
 
-/// Submitted values: GraphQL field name and JSON value (as revisions store them).
-pub type Submitted = Vec<(&'static str, Value)>;
-
-/// The GraphQL name of a validator field (seed key).
-pub fn graphql_field(seed_key: &str) -> String {
-    match seed_key {
-        "article_title" => "articleTitle".into(),
-        "date_format" => "dateFormat".into(),
-        "post_on_text" => "postOnText".into(),
-        "file_name" => "fileName".into(),
-        "_schema" => "template".into(),
-        "seo.page_description" => "seo.description".into(),
-        "seo.page_keywords" => "seo.keywords".into(),
-        "url" => "slug".into(),
-        k if k.starts_with("related") => "related".into(),
-        k => k.to_owned(),
-    }
-}
+/// Submitted values: the field and its JSON value (as revisions store it).
+pub type Submitted = Vec<(Field, Value)>;
 
 /// Revisions of `id` after `version`, newest first.
 async fn revisions_after(
@@ -76,7 +60,10 @@ async fn values_at(
                     .map_err(|e| Error::Internal(format!("revision value: {e}")))?,
                 None => Value::Null,
             };
-            set_field(&mut fields, &c.field, &before)?;
+            // `deleted` is no value; names of fields since removed are skipped.
+            if let Some(field) = Field::from_graphql(&c.field) {
+                set_field(&mut fields, field, &before)?;
+            }
             changed_since.insert(c.field);
         }
     }
@@ -111,7 +98,7 @@ pub fn slugify(text: &str) -> String {
 /// slug, url or file name (a precise message beats the database's).
 pub(super) async fn check(db: &impl ConnectionTrait, fields: &ArticleFields) -> Result<()> {
     if let Some(p) = validate(fields).into_iter().next() {
-        return Err(Error::bad_input(graphql_field(&p.field), p.message));
+        return Err(Error::bad_input(p.field.graphql(), p.message));
     }
     let taken = article::Entity::find()
         .filter(article::Column::Id.ne(fields.id))
@@ -125,14 +112,14 @@ pub(super) async fn check(db: &impl ConnectionTrait, fields: &ArticleFields) -> 
         .await?;
     let Some(other) = taken else { return Ok(()) };
     let (field, value) = if other.slug == fields.slug {
-        ("slug", &fields.slug)
+        (Field::Slug, &fields.slug)
     } else if other.url == fields.url {
-        ("slug", &fields.url)
+        (Field::Slug, &fields.url)
     } else {
-        ("fileName", &fields.file_name)
+        (Field::FileName, &fields.file_name)
     };
     Err(Error::bad_input(
-        field,
+        field.graphql(),
         format!(
             "`{value}` is already used by article {}; pick another",
             other.id
@@ -206,16 +193,22 @@ pub(super) async fn merge(
 ) -> Result<StoredArticle> {
     existing_version("expectedVersion", expected, stored)?;
     let (at_expected, changed_since) = values_at(txn, stored, expected).await?;
-    let before: HashMap<&str, Value> = field_values(&at_expected).into_iter().collect();
-    let mine: Vec<&(&str, Value)> = submitted
+    let before: HashMap<Field, Value> = field_values(&at_expected).into_iter().collect();
+    let mine: Vec<&(Field, Value)> = submitted
         .iter()
         .filter(|(field, value)| before.get(field) != Some(value))
         .collect();
+    if let Some((field, _)) = mine.iter().find(|(f, _)| !f.is_reverted()) {
+        return Err(Error::Internal(format!(
+            "`{}` cannot be submitted",
+            field.graphql()
+        )));
+    }
     // The url is derived from subject and slug, never submitted: an edit
     // of one and a later edit of the other merge into a new url.
     let mut conflicts: Vec<String> = mine
         .iter()
-        .map(|(f, _)| (*f).to_owned())
+        .map(|(f, _)| f.graphql().to_owned())
         .filter(|f| changed_since.contains(f))
         .collect();
     if !conflicts.is_empty() {
@@ -228,9 +221,9 @@ pub(super) async fn merge(
     }
     let mut fields = stored.fields.clone();
     for (field, value) in &mine {
-        set_field(&mut fields, field, value)?;
+        set_field(&mut fields, *field, value)?;
     }
-    if mine.iter().any(|(f, _)| *f == "subject") {
+    if mine.iter().any(|(f, _)| *f == Field::Subject) {
         fields.subject_slug = subject_slug_for(txn, &fields.subject).await?;
     }
     fields.url = article_url(&fields.subject_slug, &fields.slug);
@@ -312,6 +305,6 @@ async fn submitted_at_version(
     let (fields, _) = values_at(txn, stored, version).await?;
     Ok(field_values(&fields)
         .into_iter()
-        .filter(|(f, _)| *f != "url")
+        .filter(|(f, _)| f.is_reverted())
         .collect())
 }

@@ -9,9 +9,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 use super::article::StoredArticle;
 use super::changes::ChangeSink;
 use super::edit::{Submitted, merge};
-use super::revision;
 use super::write::{in_write_txn, live};
 use crate::error::{Error, Result};
+use crate::fields::Field;
 use crate::fields::{Link, RelatedIdProblem};
 
 /// Replaces the related links of article `id` by `ids`, in order, merged
@@ -30,7 +30,7 @@ pub async fn set_related(
     in_write_txn(db, sink, |txn| async move {
         let stored = live(&txn, id).await?;
         let links = links_for(&txn, &stored.fields.related, ids).await?;
-        let submitted: Submitted = vec![("related", revision::related_json(&links))];
+        let submitted: Submitted = vec![(Field::Related, crate::fields::related_json(&links))];
         let saved = merge(&txn, &stored, expected, &submitted, editor, note).await?;
         Ok((txn, saved))
     })

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::fields::ArticleFields;
+use crate::fields::{ArticleFields, Field};
 
 /// Editor name recorded for changes made by the seed import.
 pub const IMPORT_EDITOR: &str = "import";
@@ -27,118 +27,23 @@ fn json(v: Value) -> Option<String> {
     (!v.is_null()).then(|| v.to_string())
 }
 
-/// Related links as a revision stores them.
-pub fn related_json(links: &[crate::fields::Link]) -> Value {
-    links
-        .iter()
-        .map(|l| {
-            serde_json::json!({
-                "position": l.position, "id": l.id, "title": l.title, "subject": l.subject, "url": l.url,
-            })
-        })
-        .collect::<Vec<_>>()
-        .into()
+/// Every field revisions record, with its value in `a` as JSON.
+pub fn field_values(a: &ArticleFields) -> Vec<(Field, Value)> {
+    Field::ALL
+        .into_iter()
+        .filter(|f| f.is_revised())
+        .map(|f| (f, f.get(a)))
+        .collect()
 }
 
-/// Each field of `a` with its GraphQL name, as JSON.
-pub fn field_values(a: &ArticleFields) -> Vec<(&'static str, Value)> {
-    vec![
-        ("title", a.title.clone().into()),
-        ("articleTitle", a.article_title.clone().into()),
-        ("question", a.question.clone().into()),
-        ("answer", a.answer.clone().into()),
-        ("subject", a.subject.clone().into()),
-        ("slug", a.slug.clone().into()),
-        ("url", a.url.clone().into()),
-        ("fileName", a.file_name.clone().into()),
-        ("template", a.template.clone().into()),
-        ("date", a.date.map(|d| d.to_string()).into()),
-        ("dateFormat", a.date_format.clone().into()),
-        ("postOnText", a.post_on_text.clone().into()),
-        ("author", a.author.clone().into()),
-        ("seo.title", a.seo.title.clone().into()),
-        ("seo.description", a.seo.description.clone().into()),
-        ("seo.keywords", a.seo.keywords.clone().into()),
-        ("score", a.score.into()),
-        ("related", related_json(&a.related)),
-        ("body", a.body.clone().into()),
-    ]
-}
-
-/// Sets field `field` of `a` from its JSON value (as [`field_values`] gives
-/// it). `url` also sets the slugs it carries; `deleted` is not a value and
-/// is ignored.
-pub fn set_field(a: &mut ArticleFields, field: &str, value: &Value) -> Result<()> {
-    let bad = || {
+/// Sets `field` of `a` from its JSON value (as [`field_values`] gives it).
+pub fn set_field(a: &mut ArticleFields, field: Field, value: &Value) -> Result<()> {
+    field.set(a, value).ok_or_else(|| {
         Error::Internal(format!(
-            "revision value of `{field}` cannot be read: {value}"
+            "revision value of `{}` cannot be read: {value}",
+            field.graphql()
         ))
-    };
-    let text = || value.as_str().map(str::to_owned).ok_or_else(bad);
-    let opt_text = || match value {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        _ => Err(bad()),
-    };
-    match field {
-        "title" => a.title = text()?,
-        "articleTitle" => a.article_title = text()?,
-        "question" => a.question = text()?,
-        "answer" => a.answer = text()?,
-        "subject" => a.subject = text()?,
-        "slug" => a.slug = text()?,
-        "url" => {
-            a.url = text()?;
-            if let Some((subject, slug)) = crate::fields::parse_article_url(&a.url) {
-                (a.subject_slug, a.slug) = (subject.to_owned(), slug.to_owned());
-            }
-        }
-        "fileName" => a.file_name = text()?,
-        "template" => a.template = text()?,
-        "date" => {
-            a.date = opt_text()?
-                .map(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| bad()))
-                .transpose()?;
-        }
-        "dateFormat" => a.date_format = text()?,
-        "postOnText" => a.post_on_text = text()?,
-        "author" => a.author = opt_text()?,
-        "seo.title" => a.seo.title = opt_text()?,
-        "seo.description" => a.seo.description = opt_text()?,
-        "seo.keywords" => {
-            a.seo.keywords = serde_json::from_value(value.clone()).map_err(|_| bad())?
-        }
-        "score" => a.score = value.as_f64(),
-        "body" => a.body = text()?,
-        "related" => {
-            #[derive(Deserialize)]
-            struct StoredLink {
-                position: Option<i32>,
-                id: i64,
-                title: String,
-                subject: String,
-                url: String,
-            }
-            let links: Vec<StoredLink> =
-                serde_json::from_value(value.clone()).map_err(|_| bad())?;
-            a.related = links
-                .into_iter()
-                .zip(1..)
-                .map(|(l, index)| crate::fields::Link {
-                    position: l.position.unwrap_or(index),
-                    id: l.id,
-                    subject_slug: crate::fields::parse_article_url(&l.url)
-                        .map(|(s, _)| s.to_owned())
-                        .unwrap_or_default(),
-                    title: l.title,
-                    subject: l.subject,
-                    url: l.url,
-                })
-                .collect();
-        }
-        _ => {}
-    }
-    Ok(())
+    })
 }
 
 /// The fields that differ between two states of an article.
@@ -148,9 +53,22 @@ pub fn diff(before: &ArticleFields, after: &ArticleFields) -> Vec<FieldChange> {
         .zip(field_values(after))
         .filter(|((_, b), (_, a))| b != a)
         .map(|((field, b), (_, a))| FieldChange {
-            field: field.to_owned(),
+            field: field.graphql().to_owned(),
             before: json(b),
             after: json(a),
+        })
+        .collect()
+}
+
+/// The changes that create `a`: every value that is not null.
+pub fn creation_changes(a: &ArticleFields) -> Vec<FieldChange> {
+    field_values(a)
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(field, v)| FieldChange {
+            field: field.graphql().to_owned(),
+            before: None,
+            after: Some(v.to_string()),
         })
         .collect()
 }

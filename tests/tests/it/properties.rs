@@ -181,6 +181,7 @@ fn article() -> impl Strategy<Value = ArticleFields> {
         score(),
         seo(),
         related(),
+        prop::sample::select(&["en", "pt-BR", "de-CH", "zh-Hant-TW", "sr-Latn-RS"][..]),
     );
     (texts, rest).prop_map(|(texts, rest)| {
         let (
@@ -195,7 +196,7 @@ fn article() -> impl Strategy<Value = ArticleFields> {
             author,
             body,
         ) = texts;
-        let (id, subject_slug, slug, file_name, date, score, seo, mut related) = rest;
+        let (id, subject_slug, slug, file_name, date, score, seo, mut related, language) = rest;
         related.retain(|l| l.id != id);
         ArticleFields {
             id,
@@ -217,6 +218,7 @@ fn article() -> impl Strategy<Value = ArticleFields> {
             score,
             related,
             body,
+            language: language.to_owned(),
         }
     })
 }
@@ -264,6 +266,7 @@ const PARTS: &[&str] = &[
     "related.drop_first",
     "related.first_title",
     "body",
+    "language",
 ];
 
 /// `base` with the named parts taken from `from`.
@@ -305,6 +308,7 @@ fn mutate(base: &ArticleFields, from: &ArticleFields, parts: &[&str]) -> Article
                 }
             }
             "body" => m.body.clone_from(&from.body),
+            "language" => m.language.clone_from(&from.language),
             other => unreachable!("unknown part {other}"),
         }
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quicktakes::error::Error;
+use quicktakes::fields::Field;
 use quicktakes::progress::Progress;
 use quicktakes::seed::import::{Action, ImportOptions, ImportPauses, ImportReport};
 use quicktakes::service::edit;
@@ -354,7 +355,7 @@ async fn a_conflict_reports_the_version_actually_stored() {
     let pause = pause_at(&barrier);
     let db = app.t.db.clone();
     let bob = tokio::spawn(async move {
-        let submitted: edit::Submitted = vec![("answer", json!("Bob's answer"))];
+        let submitted: edit::Submitted = vec![(Field::Answer, json!("Bob's answer"))];
         edit::merge_edit_paused(
             &db,
             &Default::default(),

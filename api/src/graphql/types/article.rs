@@ -116,6 +116,12 @@ impl Article {
         &self.0.template
     }
 
+    /// The article's language as a BCP 47 tag (`en`, `pt-BR`): the seed's
+    /// `lang`, `en` when it has none.
+    async fn language(&self) -> &str {
+        &self.0.language
+    }
+
     /// The article's score; null while it is not yet scored.
     async fn score(&self) -> Option<f64> {
         self.0.score

@@ -24,7 +24,7 @@ fn db_options(cli: &Cli) -> DbOptions {
     options.max_connections = cli.db_max_connections;
     options.busy_timeout = Duration::from_millis(cli.db_busy_timeout_ms);
     options.acquire_timeout = Duration::from_millis(cli.db_acquire_timeout_ms);
-    options.statement_timeout = crate::db::budget_ms(cli.db_statement_timeout_ms);
+    options.statement_timeout = cli.limits.statement_budget();
     options
 }
 
@@ -34,6 +34,7 @@ async fn open(cli: &Cli) -> Result<DatabaseConnection> {
 
 /// Runs the command; errors are printed, never panicked.
 pub async fn run(cli: Cli) -> ExitCode {
+    crate::limits::install(cli.limits);
     match dispatch(&cli).await {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -74,7 +75,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Serve(args) => {
-            crate::server::serve(&db_options(cli), args).await?;
+            crate::server::serve(&db_options(cli), args, &cli.limits).await?;
             Ok(0)
         }
         Command::Schema => {

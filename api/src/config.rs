@@ -42,16 +42,9 @@ pub struct Cli {
     )]
     pub db_acquire_timeout_ms: u64,
 
-    /// Milliseconds a statement may run for editors, writes and the
-    /// commands (0: no limit); anonymous reads get `serve
-    /// --db-read-statement-timeout-ms`.
-    #[arg(
-        long,
-        env = "QUICKTAKES_DB_STATEMENT_TIMEOUT_MS",
-        default_value_t = 10_000,
-        global = true
-    )]
-    pub db_statement_timeout_ms: u64,
+    /// Every limit, with its flag and env (see [`crate::limits`]).
+    #[command(flatten)]
+    pub limits: crate::limits::Limits,
 
     /// Log lines as `text` or `json` (level from RUST_LOG, default info).
     #[arg(long, env = "QUICKTAKES_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -128,97 +121,19 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
-    /// Requests per minute an anonymous client IP may make (0: no limit).
-    #[arg(long, env = "QUICKTAKES_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
-    pub rate_limit_per_minute: u32,
-    /// Deepest query nesting.
-    #[arg(long, env = "QUICKTAKES_LIMIT_DEPTH", default_value_t = 12)]
-    pub limit_depth: usize,
-    /// Highest query complexity (list fields count times their page size).
-    #[arg(long, env = "QUICKTAKES_LIMIT_COMPLEXITY", default_value_t = 5_000)]
-    pub limit_complexity: usize,
-    /// Most aliases in one request.
-    #[arg(long, env = "QUICKTAKES_LIMIT_ALIASES", default_value_t = 50)]
-    pub limit_aliases: usize,
-    /// Most directives on one field.
-    #[arg(long, env = "QUICKTAKES_LIMIT_DIRECTIVES", default_value_t = 10)]
-    pub limit_directives: usize,
-    /// Most operations in one batch.
-    #[arg(long, env = "QUICKTAKES_LIMIT_BATCH", default_value_t = 10)]
-    pub limit_batch: usize,
-    /// Most lexical tokens in one GraphQL document (checked before parsing).
-    #[arg(long, env = "QUICKTAKES_LIMIT_TOKENS", default_value_t = 10_000)]
-    pub limit_tokens: usize,
-    /// Longest a request may run, in milliseconds.
-    #[arg(long, env = "QUICKTAKES_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
-    pub request_timeout_ms: u64,
     /// Address serving `GET /metrics` (Prometheus), kept off the public
     /// address; metrics are not served without it.
     #[arg(long, env = "QUICKTAKES_METRICS_BIND")]
     pub metrics_bind: Option<std::net::SocketAddr>,
-    /// Failed token checks per minute a client IP may make; past them its
-    /// requests with a token get 429 (0: no limit).
-    #[arg(
-        long,
-        env = "QUICKTAKES_AUTH_FAILURES_PER_MINUTE",
-        default_value_t = 30
-    )]
-    pub auth_failures_per_minute: u32,
-    /// Milliseconds a client has to send a request's headers, from its first
-    /// byte (from connecting, for a connection's first request) (0: no limit).
-    #[arg(
-        long,
-        env = "QUICKTAKES_HEADER_READ_TIMEOUT_MS",
-        default_value_t = 10_000
-    )]
-    pub header_read_timeout_ms: u64,
-    /// Milliseconds a keep-alive connection may wait for its next request (0: no limit).
-    #[arg(long, env = "QUICKTAKES_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
-    pub idle_timeout_ms: u64,
-    /// Open connections one client IP may hold (0: no limit).
-    #[arg(
-        long,
-        env = "QUICKTAKES_MAX_CONNECTIONS_PER_ADDRESS",
-        default_value_t = 64
-    )]
-    pub max_connections_per_address: usize,
-    /// Milliseconds a statement of an anonymous read may run (0: no limit);
-    /// anonymous reads get a pool of their own, so they cannot starve editors.
-    #[arg(
-        long,
-        env = "QUICKTAKES_DB_READ_STATEMENT_TIMEOUT_MS",
-        default_value_t = 5_000
-    )]
-    pub db_read_statement_timeout_ms: u64,
 }
 
 impl ServeArgs {
-    /// The HTTP configuration these flags describe.
-    pub fn http_config(&self) -> crate::http::HttpConfig {
+    /// The HTTP configuration these flags describe, under `limits`.
+    pub fn http_config(&self, limits: &crate::limits::Limits) -> crate::http::HttpConfig {
         crate::http::HttpConfig {
             graphiql_assets: self.graphiql_assets.clone(),
-            limits: crate::http::Limits {
-                depth: self.limit_depth,
-                complexity: self.limit_complexity,
-                aliases: self.limit_aliases,
-                directives: self.limit_directives,
-                batch: self.limit_batch,
-                tokens: self.limit_tokens,
-                timeout: std::time::Duration::from_millis(self.request_timeout_ms),
-            },
+            limits: *limits,
             cors_origins: self.cors_origins.clone(),
-            rate_limit_per_minute: std::num::NonZeroU32::new(self.rate_limit_per_minute),
-            auth_failures_per_minute: std::num::NonZeroU32::new(self.auth_failures_per_minute),
-        }
-    }
-
-    /// The connection limits these flags describe.
-    pub fn connection_limits(&self) -> crate::http::listener::ConnectionLimits {
-        let millis = |ms: u64| (ms > 0).then(|| std::time::Duration::from_millis(ms));
-        crate::http::listener::ConnectionLimits {
-            header_read_timeout: millis(self.header_read_timeout_ms),
-            idle_timeout: millis(self.idle_timeout_ms),
-            max_per_address: std::num::NonZeroUsize::new(self.max_connections_per_address),
         }
     }
 }

@@ -10,10 +10,6 @@ use serde::Serialize;
 
 pub use table::Field;
 
-/// Longest answer accepted, in characters once the seed escapes are decoded.
-pub const MAX_ANSWER_CHARS: usize = 100_000;
-/// Most related links an article may have.
-pub const MAX_RELATED: usize = 10;
 /// Template name when the seed has no `_schema`.
 pub const DEFAULT_TEMPLATE: &str = "default";
 /// Date display pattern when the seed has no `date_format`.
@@ -253,7 +249,7 @@ mod tests {
 /// What breaks the rules on a list of related ids, by index in the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelatedIdProblem {
-    /// The list holds this many ids, more than [`MAX_RELATED`].
+    /// The list holds this many ids, more than the related-links limit.
     TooMany(usize),
     /// The id at this index is the article's own.
     Itself(usize),
@@ -267,11 +263,11 @@ pub enum RelatedIdProblem {
 }
 
 /// The rules on the related ids of article `own_id`, in one place for seed
-/// files and editors alike: at most [`MAX_RELATED`], none twice, and never
+/// files and editors alike: at most the related-links limit, none twice, and never
 /// the article itself.
 pub fn related_id_problems(own_id: i64, ids: &[i64]) -> Vec<RelatedIdProblem> {
     let mut problems = Vec::new();
-    if ids.len() > MAX_RELATED {
+    if ids.len() > crate::limits::get().related {
         problems.push(RelatedIdProblem::TooMany(ids.len()));
     }
     let mut seen = std::collections::HashMap::new();

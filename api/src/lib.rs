@@ -12,6 +12,7 @@ pub mod error;
 pub mod fields;
 pub mod graphql;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod progress;
 pub mod render;

@@ -8,11 +8,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::ServeArgs;
-use crate::db::{DbOptions, budget_ms, connect, migrate_up};
+use crate::db::{DbOptions, connect, migrate_up};
 use crate::error::{Error, Result};
 use crate::graphql::build_schema;
 use crate::http::listener::{self, ConnectionLimits};
 use crate::http::{AppState, app, metrics_app};
+use crate::limits::Limits;
 use crate::progress::Progress;
 use crate::seed::import::{ImportOptions, article_count, import_corpus};
 use crate::service::changes::ChangeSink;
@@ -20,7 +21,7 @@ use crate::service::changes::ChangeSink;
 /// Runs the server over the main pool `options` describes (editors, writes, the
 /// seed import) and a pool of its own for anonymous reads, with the smaller
 /// `--db-read-statement-timeout-ms` budget.
-pub async fn serve(options: &DbOptions, args: &ServeArgs) -> Result<()> {
+pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Result<()> {
     let bind = args.bind;
     let db = connect(options).await?;
     migrate_up(&db).await?;
@@ -38,9 +39,9 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs) -> Result<()> {
         eprintln!("seeds: {}", report.summary());
     }
     let metrics = metrics_app(db.clone());
-    let config = args.http_config();
+    let config = args.http_config(limits);
     let reads = DbOptions {
-        statement_timeout: budget_ms(args.db_read_statement_timeout_ms),
+        statement_timeout: limits.read_statement_budget(),
         ..options.clone()
     };
     let state = AppState::new(
@@ -61,7 +62,7 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs) -> Result<()> {
     serve_all(
         (public, app(state, &config)),
         metrics,
-        args.connection_limits(),
+        ConnectionLimits::from_limits(limits),
     )
     .await;
     Ok(())

@@ -17,7 +17,9 @@ pub enum Foreign {
     /// A number out of the column's range (PostgreSQL refuses a float
     /// overflow; SQLite stores infinity instead).
     OutOfRange,
-    /// PostgreSQL's statement timeout stopped a statement.
+    /// A statement budget stopped a statement: PostgreSQL's statement
+    /// timeout, or the SQLite progress handler of [`crate::db`] (the only
+    /// things quicktakes sets up to cancel a statement).
     StatementTimeout,
     /// Anything else: the server's failure.
     Other,
@@ -53,10 +55,12 @@ pub fn classify(err: &DbErr) -> Foreign {
             "57014" => return Foreign::StatementTimeout,
             // SQLite's primary result code is the low byte of the extended one.
             sqlite => {
-                if let Ok(n) = sqlite.parse::<i32>()
-                    && matches!(n & 0xff, SQLITE_BUSY | SQLITE_LOCKED)
-                {
-                    return Foreign::Busy;
+                if let Ok(n) = sqlite.parse::<i32>() {
+                    match n & 0xff {
+                        SQLITE_BUSY | SQLITE_LOCKED => return Foreign::Busy,
+                        SQLITE_INTERRUPT => return Foreign::StatementTimeout,
+                        _ => {}
+                    }
                 }
             }
         }
@@ -68,6 +72,9 @@ pub fn classify(err: &DbErr) -> Foreign {
 const SQLITE_BUSY: i32 = 5;
 /// SQLite's `SQLITE_LOCKED`.
 const SQLITE_LOCKED: i32 = 6;
+/// SQLite's `SQLITE_INTERRUPT`: the statement budget's progress handler
+/// stopped the statement.
+const SQLITE_INTERRUPT: i32 = 9;
 
 /// The database's own code of `err`, when the driver kept it.
 fn database_code(err: &DbErr) -> Option<String> {
@@ -92,7 +99,9 @@ fn classify_text(text: &str) -> Foreign {
         || text.contains("(code: 5)")
     {
         Foreign::Busy
-    } else if text.contains("canceling statement due to statement timeout") {
+    } else if text.contains("canceling statement due to statement timeout")
+        || text.contains("interrupted")
+    {
         Foreign::StatementTimeout
     } else if text.contains("value out of range") {
         Foreign::OutOfRange
@@ -111,7 +120,7 @@ impl From<DbErr> for Error {
             },
             Foreign::StatementTimeout => Error::QueryLimit {
                 limit: "timeout",
-                message: "a database statement ran longer than the statement timeout and was stopped; nothing was changed".to_owned(),
+                message: "a database statement ran past its time budget and was stopped; nothing was changed: retry, or ask for less".to_owned(),
             },
             Foreign::Taken(None) | Foreign::OutOfRange | Foreign::Other => Error::Database(err),
         }

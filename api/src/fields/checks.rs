@@ -1,10 +1,7 @@
 //! The validation of each field, named by its row in the field table.
 
 use super::RelatedIdProblem;
-use super::{
-    ArticleFields, Field, FieldProblem, Link, MAX_ANSWER_CHARS, MAX_RELATED, article_url, is_slug,
-    parse_article_url,
-};
+use super::{ArticleFields, Field, FieldProblem, Link, article_url, is_slug, parse_article_url};
 
 /// Text: not empty when `required`, never a NUL.
 pub(super) fn text(problems: &mut Vec<FieldProblem>, field: Field, value: &str, required: bool) {
@@ -53,10 +50,11 @@ pub(super) fn id(a: &ArticleFields, problems: &mut Vec<FieldProblem>) {
 pub(super) fn answer(a: &ArticleFields, problems: &mut Vec<FieldProblem>) {
     text(problems, Field::Answer, &a.answer, false);
     let chars = a.answer.chars().count();
-    if chars > MAX_ANSWER_CHARS {
+    let most = crate::limits::get().answer_chars;
+    if chars > most {
         problems.push(FieldProblem::new(
             Field::Answer,
-            format!("`answer` is {chars} characters long; at most {MAX_ANSWER_CHARS} are allowed"),
+            format!("`answer` is {chars} characters long; at most {most} are allowed"),
         ));
     }
 }
@@ -169,7 +167,10 @@ pub(super) fn related(a: &ArticleFields, problems: &mut Vec<FieldProblem>) {
         match *rule {
             RelatedIdProblem::TooMany(n) => problems.push(FieldProblem::new(
                 Field::Related,
-                format!("{n} related articles given; at most {MAX_RELATED} are allowed"),
+                format!(
+                    "{n} related articles given; at most {} are allowed",
+                    crate::limits::get().related
+                ),
             )),
             RelatedIdProblem::Itself(i) => {
                 let key = format!("related_article{}", related[i].position);

@@ -14,48 +14,15 @@
 //!   [`super::policy`]).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_graphql::Positioned;
 use async_graphql::Variables;
 use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
 use async_graphql::{Name, Value};
 
-use super::pagination::{DEFAULT_PAGE, MAX_PAGE};
+pub use crate::limits::Limits;
 
-/// The limits of SPEC §6, all configurable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Deepest selection nesting.
-    pub depth: usize,
-    /// Highest complexity (each field 1, list fields times their page size).
-    pub complexity: usize,
-    /// Most aliases in one request (fragments counted where they are spread).
-    pub aliases: usize,
-    /// Most directives on one field.
-    pub directives: usize,
-    /// Most operations in one batch.
-    pub batch: usize,
-    /// Most lexical tokens in one document (names, punctuation, values;
-    /// whitespace, commas and comments are free).
-    pub tokens: usize,
-    /// Longest a request may run.
-    pub timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            depth: 12,
-            complexity: 5_000,
-            aliases: 50,
-            directives: 10,
-            batch: 10,
-            tokens: 10_000,
-            timeout: Duration::from_secs(10),
-        }
-    }
-}
+use super::pagination::DEFAULT_PAGE;
 
 /// Deepest bracket nesting (`{`, `(`, `[`) the parser is handed. Far above
 /// any depth limit a deployment would set, far below what the recursive
@@ -66,12 +33,15 @@ const MAX_NESTING: usize = 256;
 /// it holds. Every list-returning field of the schema is here (a unit test
 /// compares this with the SDL): connections weigh their page size, other
 /// lists their bound.
-fn list_weight(field: &Field, variables: &Variables) -> Option<usize> {
+fn list_weight(limits: &Limits, field: &Field, variables: &Variables) -> Option<usize> {
+    let full_page = usize::try_from(limits.page_size).unwrap_or(usize::MAX);
     match field.name.node.as_str() {
-        "articles" | "relatedFrom" | "revisions" | "search" => Some(page_weight(field, variables)),
-        "related" => Some(crate::fields::MAX_RELATED),
+        "articles" | "relatedFrom" | "revisions" | "search" => {
+            Some(page_weight(limits, field, variables))
+        }
+        "related" => Some(limits.related),
         // Every subject, unpaged: weighed as a full page.
-        "subjects" => Some(MAX_PAGE as usize),
+        "subjects" => Some(full_page),
         // One change per article field at most.
         "changes" => Some(CHANGES_WEIGHT),
         _ => None,
@@ -82,8 +52,9 @@ fn list_weight(field: &Field, variables: &Variables) -> Option<usize> {
 const CHANGES_WEIGHT: usize = 24;
 
 /// A connection's page size: `first`, else `last`, else the default, within
-/// 1..=[`MAX_PAGE`] (an out-of-range size is refused when the field runs).
-fn page_weight(field: &Field, variables: &Variables) -> usize {
+/// 1..=the page-size limit (an out-of-range size is refused when the field
+/// runs).
+fn page_weight(limits: &Limits, field: &Field, variables: &Variables) -> usize {
     let size = ["first", "last"].into_iter().find_map(|arg| {
         let value = field.get_argument(arg)?.node.clone();
         let value = value
@@ -95,7 +66,7 @@ fn page_weight(field: &Field, variables: &Variables) -> usize {
         }
     });
     let size = size.map_or(DEFAULT_PAGE, |n| u64::try_from(n).unwrap_or(1));
-    usize::try_from(size.clamp(1, MAX_PAGE)).unwrap_or(1)
+    usize::try_from(size.clamp(1, limits.page_size.max(1))).unwrap_or(1)
 }
 
 /// A limit a request exceeds, or a fragment cycle (a validation error that
@@ -135,6 +106,7 @@ impl Measure {
 
 /// One walk of a document; fragments are measured once each.
 struct Walk<'a> {
+    limits: &'a Limits,
     doc: &'a ExecutableDocument,
     variables: &'a Variables,
     /// The measure of each fragment, once known.
@@ -170,7 +142,7 @@ impl<'a> Walk<'a> {
             self.directives_field = f.name.node.as_str();
         }
         let inner = self.selection_set(&f.selection_set)?;
-        let complexity = match list_weight(f, self.variables) {
+        let complexity = match list_weight(self.limits, f, self.variables) {
             Some(weight) => weight.saturating_mul(inner.complexity.max(1)),
             None => inner.complexity.saturating_add(1),
         };
@@ -251,10 +223,12 @@ impl Limits {
 
     /// What a parsed document measures, or the fragment cycle it holds.
     pub fn measure(
+        &self,
         doc: &ExecutableDocument,
         variables: &Variables,
     ) -> Result<(Measure, usize, String), Refusal> {
         let mut walk = Walk {
+            limits: self,
             doc,
             variables,
             fragments: HashMap::new(),
@@ -276,7 +250,7 @@ impl Limits {
     /// Checks a parsed document against the depth, complexity, alias and
     /// directive limits.
     pub fn check(&self, doc: &ExecutableDocument, variables: &Variables) -> Result<(), Refusal> {
-        let (measure, directives, directives_field) = Self::measure(doc, variables)?;
+        let (measure, directives, directives_field) = self.measure(doc, variables)?;
         let refuse = |limit, message| Err(Refusal::Limit { limit, message });
         if directives > self.directives {
             return refuse(
@@ -350,8 +324,9 @@ mod tests {
 
     fn complexity(query: &str, variables: serde_json::Value) -> usize {
         let doc = async_graphql::parser::parse_query(query).expect("parses");
-        let (m, _, _) =
-            Limits::measure(&doc, &Variables::from_json(variables)).expect("no fragment cycle");
+        let (m, _, _) = Limits::default()
+            .measure(&doc, &Variables::from_json(variables))
+            .expect("no fragment cycle");
         m.complexity
     }
 
@@ -420,7 +395,10 @@ mod tests {
         }
         let started = std::time::Instant::now();
         assert_eq!(limit(check(&q)), "complexity");
-        assert!(started.elapsed() < Duration::from_secs(5), "memoised walk");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "memoised walk"
+        );
     }
 
     #[test]
@@ -453,8 +431,10 @@ mod tests {
                 .items
                 .iter()
                 .filter_map(|s| match &s.node {
-                    Selection::Field(f) => list_weight(&f.node, &Variables::default())
-                        .map(|_| f.node.name.node.to_string()),
+                    Selection::Field(f) => {
+                        list_weight(&Limits::default(), &f.node, &Variables::default())
+                            .map(|_| f.node.name.node.to_string())
+                    }
                     _ => None,
                 })
                 .collect(),

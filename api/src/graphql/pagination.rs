@@ -1,5 +1,5 @@
 //! Relay-style paging: `first`/`after` or `last`/`before`, opaque cursors,
-//! at most [`MAX_PAGE`] items a page.
+//! at most the page-size limit of items a page.
 
 use async_graphql::{Result, SimpleObject};
 use base64::Engine;
@@ -9,13 +9,16 @@ use super::error::bad_input;
 
 /// Page size when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE: u64 = 20;
-/// Largest page size accepted.
-pub const MAX_PAGE: u64 = 100;
 
 /// Largest offset a cursor may hold: far past any list this server keeps,
 /// and far below where offset arithmetic or the databases' 64-bit `OFFSET`
 /// would overflow.
 pub const MAX_CURSOR_OFFSET: u64 = u32::MAX as u64;
+
+/// Largest page size accepted (the page-size limit).
+fn max_page() -> u64 {
+    crate::limits::get().page_size
+}
 
 /// Where a connection stands in its list.
 #[derive(Debug, Clone, SimpleObject)]
@@ -87,10 +90,10 @@ fn decode(arg: &str, value: &str) -> Result<u64> {
 fn size(arg: &str, value: Option<i32>) -> Result<Option<u64>> {
     match value {
         None => Ok(None),
-        Some(n) if (0..=MAX_PAGE as i32).contains(&n) => Ok(Some(n as u64)),
+        Some(n) if u64::try_from(n).is_ok_and(|n| n <= max_page()) => Ok(u64::try_from(n).ok()),
         Some(n) => Err(bad_input(
             arg,
-            format!("`{arg}` must be between 0 and {MAX_PAGE}, not {n}"),
+            format!("`{arg}` must be between 0 and {}, not {n}", max_page()),
         )),
     }
 }

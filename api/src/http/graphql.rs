@@ -393,20 +393,23 @@ async fn execute(
         batch = batch.data(editor);
     }
     let started = std::time::Instant::now();
-    let mut response = match run_guarded(state.limits.timeout, state.schema.execute_batch(batch))
-        .await
+    let mut response = match run_guarded(
+        state.limits.request_timeout(),
+        state.schema.execute_batch(batch),
+    )
+    .await
     {
         Ok(response) => response,
         Err(stop) => {
             let elapsed = started.elapsed().as_secs_f64();
             let (outcome, response) = match stop {
                 Stopped::TimedOut => {
-                    tracing::warn!(timeout = ?state.limits.timeout, "request timed out");
+                    tracing::warn!(timeout = ?state.limits.request_timeout(), "request timed out");
                     let error = Error::QueryLimit {
                         limit: "timeout",
                         message: format!(
                             "the request ran longer than {} s and was stopped; a change it had not committed yet was rolled back",
-                            state.limits.timeout.as_secs_f64()
+                            state.limits.request_timeout().as_secs_f64()
                         ),
                     };
                     ("timeout", refusal(media, Stage::Graphql, &error, headers))

@@ -54,6 +54,17 @@ pub struct ConnectionLimits {
     pub max_per_address: Option<NonZeroUsize>,
 }
 
+impl ConnectionLimits {
+    /// The connection limits among `limits`.
+    pub fn from_limits(limits: &crate::limits::Limits) -> Self {
+        Self {
+            header_read_timeout: limits.header_read_timeout(),
+            idle_timeout: limits.idle_timeout(),
+            max_per_address: limits.connections_per_address(),
+        }
+    }
+}
+
 /// What a connection over the per-address cap gets before it is closed.
 const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
 connection: close\r\ncontent-length: 40\r\n\r\ntoo many connections from this address\r\n";

@@ -6,7 +6,6 @@ pub mod listener;
 pub mod throttle;
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,7 +25,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
-pub use crate::graphql::limits::Limits;
+pub use crate::limits::Limits;
 use throttle::{FailureBudget, Reservation, TooManyFailures};
 
 use crate::graphql::QuickSchema;
@@ -35,22 +34,31 @@ use crate::graphql::QuickSchema;
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// How the HTTP surface behaves; every field has a flag and an env variable.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// Serve GraphiQL's files from this folder instead of the CDN.
     pub graphiql_assets: Option<PathBuf>,
-    /// Query limits.
+    /// The limits: query limits, body size, rate limits.
     pub limits: Limits,
     /// Origins allowed to call the API from a browser; none by default.
     pub cors_origins: Vec<String>,
-    /// Requests per minute an anonymous client IP may make; `None` is no limit.
-    pub rate_limit_per_minute: Option<NonZeroU32>,
-    /// Failed token checks per minute a client IP may make; `None` is no limit.
-    pub auth_failures_per_minute: Option<NonZeroU32>,
 }
 
-/// Largest request body accepted (a bigger one gets 413).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+impl Default for HttpConfig {
+    /// The defaults, with the per-address rate limits off (as in tests,
+    /// where every request comes from one address).
+    fn default() -> Self {
+        Self {
+            graphiql_assets: None,
+            limits: Limits {
+                rate_limit_per_minute: 0,
+                auth_failures_per_minute: 0,
+                ..Limits::DEFAULT
+            },
+            cors_origins: Vec::new(),
+        }
+    }
+}
 
 /// The GraphiQL page, with placeholders for its assets and endpoints.
 const GRAPHIQL_TEMPLATE: &str = include_str!("graphiql.html");
@@ -94,10 +102,12 @@ impl AppState {
             graphiql: Arc::new(graphiql_page(config.graphiql_assets.is_some())),
             sdl,
             limiter: config
-                .rate_limit_per_minute
+                .limits
+                .anonymous_per_minute()
                 .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
             auth_failures: config
-                .auth_failures_per_minute
+                .limits
+                .auth_failures()
                 .map(|n| Arc::new(FailureBudget::per_minute(n))),
         }
     }
@@ -259,7 +269,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     let mut router = router
         .layer(middleware::from_fn(record))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(config.limits.body_bytes))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let id = request
                 .headers()

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde_yaml::Value;
 
 use super::layout::{Layout, SplitError, split_document};
-use crate::fields::{ArticleFields, Field, MAX_RELATED, validate};
+use crate::fields::{ArticleFields, Field, validate};
 use read::{Reader, describe, read_fields};
 
 /// A problem at a place in a seed file (1-based line and column).
@@ -186,10 +186,13 @@ pub fn parse_seed(text: &str) -> Result<ParsedSeed, Vec<LineProblem>> {
         for p in validate(&fields) {
             let path = match (p.field, p.path.as_str()) {
                 // A count problem points at the first link past the limit.
-                (Field::Related, "related") => fields.related.get(MAX_RELATED).map_or_else(
-                    || "related".to_owned(),
-                    |l| format!("related_article{}", l.position),
-                ),
+                (Field::Related, "related") => fields
+                    .related
+                    .get(crate::limits::get().related)
+                    .map_or_else(
+                        || "related".to_owned(),
+                        |l| format!("related_article{}", l.position),
+                    ),
                 (_, path) => path.to_owned(),
             };
             let top = path.split('.').next().unwrap_or(&path);

@@ -37,7 +37,7 @@ pub async fn set_related(
     .await
 }
 
-/// The rules on a list of related ids (at most [`crate::fields::MAX_RELATED`],
+/// The rules on a list of related ids (at most the related-links limit,
 /// none twice, not the article itself), as an editor's `related` input.
 pub(super) fn check_related_ids(own_id: i64, ids: &[i64]) -> Result<()> {
     use RelatedIdProblem::{Itself, TooMany, Twice};
@@ -54,7 +54,7 @@ pub(super) fn check_related_ids(own_id: i64, ids: &[i64]) -> Result<()> {
     let message = match *first {
         TooMany(n) => format!(
             "{n} related articles given; at most {} are allowed",
-            crate::fields::MAX_RELATED
+            crate::limits::get().related
         ),
         Twice { at, .. } => format!("article {} is listed twice", ids[at]),
         Itself(_) => format!("article {own_id} cannot be related to itself"),

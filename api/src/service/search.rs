@@ -37,24 +37,17 @@ struct CountRow {
     n: i64,
 }
 
-/// Most distinct terms of a query that reach the search engine; the rest
-/// are ignored. Each term is a separate index lookup whose results are
-/// intersected, so this bounds the work one query can ask for (SPEC §5).
-pub const MAX_TERMS: usize = 32;
-
-/// Most characters of a query that are read; the rest are ignored (SPEC §5).
-/// Bounds the tokenizing and the size of the match expression whatever the
-/// request body holds.
-pub const MAX_QUERY_CHARS: usize = 256;
-
 /// The terms of a user query: letters and digits, lower-cased; everything
-/// else separates. Only the first [`MAX_QUERY_CHARS`] characters are read
-/// (when that cut falls inside a word, the cut-off word is dropped rather
-/// than searched as a fragment), a term repeated in any case counts once,
-/// and only the first [`MAX_TERMS`] distinct terms are kept. Never an error:
-/// any text gives a (possibly empty) list.
+/// else separates. Only the first `search_chars` characters are read (when
+/// that cut falls inside a word, the cut-off word is dropped rather than
+/// searched as a fragment), a term repeated in any case counts once, and
+/// only the first `search_terms` distinct terms are kept (the limits of
+/// [`crate::limits`], SPEC §5). Each term is a separate index lookup whose
+/// results are intersected, so the caps bound the work one query can ask
+/// for. Never an error: any text gives a (possibly empty) list.
 pub fn words(query: &str) -> Vec<String> {
-    let head = match query.char_indices().nth(MAX_QUERY_CHARS) {
+    let limits = crate::limits::get();
+    let head = match query.char_indices().nth(limits.search_chars) {
         None => query,
         Some((end, next)) => {
             let head = &query[..end];
@@ -73,7 +66,7 @@ pub fn words(query: &str) -> Vec<String> {
         let word = word.to_lowercase();
         if !terms.contains(&word) {
             terms.push(word);
-            if terms.len() == MAX_TERMS {
+            if terms.len() >= limits.search_terms {
                 break;
             }
         }
@@ -193,7 +186,9 @@ pub async fn search(
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_QUERY_CHARS, MAX_TERMS, words};
+    use super::words;
+    const MAX_TERMS: usize = crate::limits::Limits::DEFAULT.search_terms;
+    const MAX_QUERY_CHARS: usize = crate::limits::Limits::DEFAULT.search_chars;
 
     #[test]
     fn words_are_lower_cased_and_split_on_anything_but_letters_and_digits() {

@@ -238,10 +238,8 @@ async fn one_address_cannot_hold_every_connection() {
 
 #[tokio::test]
 async fn the_limits_see_each_socket_peer_address() {
-    let config = HttpConfig {
-        rate_limit_per_minute: std::num::NonZeroU32::new(1),
-        ..Default::default()
-    };
+    let mut config = HttpConfig::default();
+    config.limits.rate_limit_per_minute = 1;
     let app = TestApp::with_config(config).await;
     let server = Server::start(app.router.clone(), limits(60_000, 60_000, 0)).await;
     let query = "/graphql?query=%7B__typename%7D";

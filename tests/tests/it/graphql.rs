@@ -577,7 +577,7 @@ fn readme_queries_leave_room_under_the_default_limits() {
         let doc = async_graphql::parser::parse_query(query).expect("the README query parses");
         let variables =
             async_graphql::Variables::from_json(json!({ "slug": SLUG, "q": "imaging" }));
-        let (m, _, _) = Limits::measure(&doc, &variables).expect("no fragment cycle");
+        let (m, _, _) = limits.measure(&doc, &variables).expect("no fragment cycle");
         eprintln!(
             "README query {name}: complexity {}, depth {}",
             m.complexity, m.depth

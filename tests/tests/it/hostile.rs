@@ -216,7 +216,7 @@ async fn page_sizes_over_100_are_bad_input() {
 async fn a_request_over_its_time_is_stopped() {
     let config = HttpConfig {
         limits: Limits {
-            timeout: std::time::Duration::ZERO,
+            request_timeout_ms: 0,
             ..Limits::default()
         },
         ..Default::default()

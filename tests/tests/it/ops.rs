@@ -194,10 +194,8 @@ fn retry_after(r: &quicktakes_tests::TestResponse) -> u64 {
 
 #[tokio::test]
 async fn anonymous_graphql_is_rate_limited_per_ip_and_operations_endpoints_are_not() {
-    let config = HttpConfig {
-        rate_limit_per_minute: std::num::NonZeroU32::new(2),
-        ..Default::default()
-    };
+    let mut config = HttpConfig::default();
+    config.limits.rate_limit_per_minute = 2;
     let app = TestApp::with_config(config).await;
     let token = app
         .token("limits", quicktakes::service::token::Role::Editor)
@@ -237,10 +235,8 @@ async fn anonymous_graphql_is_rate_limited_per_ip_and_operations_endpoints_are_n
 
 #[tokio::test]
 async fn failed_token_checks_are_limited_per_address_before_the_lookup() {
-    let config = HttpConfig {
-        auth_failures_per_minute: std::num::NonZeroU32::new(3),
-        ..Default::default()
-    };
+    let mut config = HttpConfig::default();
+    config.limits.auth_failures_per_minute = 3;
     let app = TestApp::with_config(config).await;
     let token = app
         .token("victim", quicktakes::service::token::Role::Editor)

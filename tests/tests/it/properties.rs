@@ -7,7 +7,9 @@ use std::sync::LazyLock;
 use chrono::NaiveDate;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
-use quicktakes::fields::{ArticleFields, Link, MAX_RELATED, Seo, article_url, validate};
+use quicktakes::fields::{ArticleFields, Link, Seo, article_url, validate};
+
+const MAX_RELATED: usize = quicktakes::limits::Limits::DEFAULT.related;
 use quicktakes::seed::escape::{decode_answer, encode_answer};
 use quicktakes::seed::export::{render_new, render_seed};
 use quicktakes::seed::parse::parse_seed;

@@ -3,7 +3,8 @@
 //! promptly, however long.
 
 use futures_util::future::join_all;
-use quicktakes::service::search::{MAX_QUERY_CHARS, MAX_TERMS};
+const MAX_TERMS: usize = quicktakes::limits::Limits::DEFAULT.search_terms;
+const MAX_QUERY_CHARS: usize = quicktakes::limits::Limits::DEFAULT.search_chars;
 use quicktakes::service::token::Role;
 use quicktakes_tests::{TestApp, TestDb, error_code};
 use serde_json::{Value, json};

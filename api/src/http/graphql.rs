@@ -6,214 +6,27 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{BatchRequest, BatchResponse, Request, Variables};
+use async_graphql::{BatchRequest, BatchResponse, Request};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+mod auth;
+mod wire;
+
+use auth::authenticate;
+use wire::{
+    MediaType, Stage, check_operation, negotiate, refusal, refuse, request_error,
+    request_from_params, request_id,
+};
+
 use super::AppState;
 use super::throttle::ClientIp;
 use crate::error::{Code, Error};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::policy;
-use crate::service::token::{self, Editor};
-
-/// The GraphQL-over-HTTP media type.
-const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
-
-/// The response media types this server speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MediaType {
-    /// `application/graphql-response+json`: request errors are 4xx.
-    GraphqlResponse,
-    /// `application/json`: every well-formed request is 200.
-    Json,
-}
-
-impl MediaType {
-    fn content_type(self) -> HeaderValue {
-        HeaderValue::from_static(match self {
-            MediaType::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
-            MediaType::Json => "application/json; charset=utf-8",
-        })
-    }
-}
-
-/// Picks the response media type from `Accept`; `None` when it allows neither.
-fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Some(MediaType::Json);
-    };
-    let types: Vec<String> = accept
-        .split(',')
-        .map(|t| {
-            t.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .collect();
-    if types.iter().any(|t| t == GRAPHQL_RESPONSE_JSON) {
-        Some(MediaType::GraphqlResponse)
-    } else if types
-        .iter()
-        .any(|t| t == "application/json" || t == "application/*" || t == "*/*" || t.is_empty())
-    {
-        Some(MediaType::Json)
-    } else {
-        None
-    }
-}
-
-/// A plain-text refusal (the request never reached GraphQL).
-fn refuse(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        message.to_owned(),
-    )
-        .into_response()
-}
-
-/// Where a request was refused before it ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// It is not a well-formed GraphQL-over-HTTP request (always 400).
-    Http,
-    /// GraphQL refused it (a bad variable, a limit, a document that does
-    /// not parse): 200 under `application/json`.
-    Graphql,
-}
-
-/// The one answer to a request refused before it ran: the error in
-/// GraphQL's shape (`errors` only, no `data`), under the status its code
-/// and stage call for; an internal one carries the request id under which
-/// the log holds its cause.
-fn refusal(media: MediaType, stage: Stage, error: &Error, headers: &HeaderMap) -> Response {
-    let mut shown = error.to_server_error();
-    if error.code() == Code::Internal {
-        shown
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("requestId", request_id(headers));
-    }
-    let status = match error {
-        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        // Nothing ran and a retry may succeed; 401 would make a client drop
-        // a token that may well be valid.
-        Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        e if e.code() == Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        _ if stage == Stage::Graphql && media == MediaType::Json => StatusCode::OK,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let body = serde_json::json!({ "errors": [shown] });
-    let mut response = (status, body.to_string()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, media.content_type());
-    match status {
-        StatusCode::UNAUTHORIZED => {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        StatusCode::SERVICE_UNAVAILABLE => {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        _ => {}
-    }
-    response
-}
-
-/// `BAD_USER_INPUT` about `field` of a request that is not well-formed.
-fn request_error(media: MediaType, headers: &HeaderMap, field: &str, message: &str) -> Response {
-    refusal(
-        media,
-        Stage::Http,
-        &Error::bad_input(field, message),
-        headers,
-    )
-}
-
-/// Builds a request from the GraphQL-over-HTTP parameters, checking their types.
-fn request_from_params(params: &Map<String, Value>) -> Result<Request, (&'static str, String)> {
-    let query = match params.get("query") {
-        Some(Value::String(q)) => q.clone(),
-        Some(_) => return Err(("query", "`query` must be a string".into())),
-        None => return Err(("query", "the request has no `query`".into())),
-    };
-    let mut request = Request::new(query);
-    match params.get("operationName") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(name)) => request = request.operation_name(name.clone()),
-        Some(_) => return Err(("operationName", "`operationName` must be a string".into())),
-    }
-    match params.get("variables") {
-        None | Some(Value::Null) => {}
-        Some(v @ Value::Object(_)) => request = request.variables(Variables::from_json(v.clone())),
-        Some(_) => return Err(("variables", "`variables` must be an object".into())),
-    }
-    match params.get("extensions") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(map)) => {
-            for (k, v) in map {
-                let value = async_graphql::Value::from_json(v.clone())
-                    .map_err(|e| ("extensions", e.to_string()))?;
-                request.extensions.insert(k.clone(), value);
-            }
-        }
-        Some(_) => return Err(("extensions", "`extensions` must be an object".into())),
-    }
-    Ok(request)
-}
-
-/// What the HTTP layer must know of a request's selected operation before
-/// running it.
-struct OperationCheck {
-    /// A mutation or subscription (refused over GET).
-    writes: bool,
-    /// A non-null variable given as null or left out without a default:
-    /// a request error, which async-graphql would let through.
-    null_variable: Option<String>,
-}
-
-/// Inspects the operation `request` selects in its parsed `doc`; `None` when
-/// it names no single operation (GraphQL then reports it).
-fn check_operation(
-    operation_name: Option<&str>,
-    variables: &Variables,
-    doc: &ExecutableDocument,
-) -> Option<OperationCheck> {
-    let op = match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
-        _ => return None,
-    };
-    let null_variable = op.node.variable_definitions.iter().find_map(|def| {
-        let def = &def.node;
-        let name = def.name.node.as_str();
-        let given = variables.get(name);
-        let missing = match given {
-            None => def.default_value.is_none(),
-            Some(v) => *v == async_graphql::Value::Null,
-        };
-        (!def.var_type.node.nullable && missing).then(|| {
-            format!(
-                "variable `${name}` of type `{}` must not be null",
-                def.var_type.node
-            )
-        })
-    });
-    Some(OperationCheck {
-        writes: matches!(
-            op.node.ty,
-            OperationType::Mutation | OperationType::Subscription
-        ),
-        null_variable,
-    })
-}
 
 /// Checks a batch's size and parses each of its documents (after its token
 /// budget), before anything runs. The schema's policy checks the other
@@ -289,71 +102,6 @@ fn outcome(response: &async_graphql::Response) -> String {
             })
             .unwrap_or_else(|| "invalid".to_owned()),
     }
-}
-
-/// The editor a request's `Authorization: Bearer <token>` names; a refusal
-/// (`UNAUTHENTICATED`, 401) when the header is malformed, or the token
-/// unknown or revoked, reads included, so a misconfigured client notices.
-/// An address that has spent its budget of failed checks gets 429 before
-/// its token is looked up.
-async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    client: Option<IpAddr>,
-    media: MediaType,
-) -> Result<Option<Editor>, Response> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let refuse = |message: &str| {
-        let error = Error::Unauthenticated(message.to_owned());
-        refusal(media, Stage::Http, &error, headers)
-    };
-    let Some(secret) = value.to_str().ok().and_then(bearer_token) else {
-        return Err(refuse("the Authorization header must be `Bearer <token>`"));
-    };
-    let reservation = state
-        .begin_token_check(client)
-        .map_err(IntoResponse::into_response)?;
-    let found = token::authenticate(&state.db, secret).await;
-    // Only an unknown or revoked token is a failed attempt.
-    if let Some(reservation) = reservation
-        && !matches!(found, Ok(None))
-    {
-        reservation.give_back();
-    }
-    match found {
-        Ok(Some(editor)) => Ok(Some(editor)),
-        Ok(None) => Err(refuse(
-            "the token is unknown or revoked: ask an admin for a new one",
-        )),
-        // The token may well be valid: a database outage is the server's
-        // failure, never the client's (401 would make it drop its token).
-        Err(err) => {
-            let error = Error::Unavailable {
-                what: "the token could not be checked",
-                cause: Box::new(err),
-            };
-            Err(refusal(media, Stage::Http, &error, headers))
-        }
-    }
-}
-
-/// The token of an `Authorization` value `Bearer <token>`; the scheme is
-/// case-insensitive (RFC 9110 §11.1).
-fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim_start().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// The request's id, as [`super::REQUEST_ID`] set it.
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(super::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Runs the request(s) and writes the response in the negotiated media type.
@@ -637,16 +385,6 @@ pub async fn post(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_bearer_scheme_is_case_insensitive() {
-        assert_eq!(bearer_token("Bearer qt_1"), Some("qt_1"));
-        assert_eq!(bearer_token("bearer qt_1"), Some("qt_1"));
-        assert_eq!(bearer_token("BEARER  qt_1 "), Some("qt_1"));
-        assert_eq!(bearer_token("Basic qt_1"), None);
-        assert_eq!(bearer_token("Bearer "), None);
-        assert_eq!(bearer_token("qt_1"), None);
-    }
 
     #[tokio::test]
     async fn a_panic_in_a_request_becomes_a_stop_not_a_dropped_connection() {

@@ -11,13 +11,27 @@ pub mod query;
 pub mod subscription;
 pub mod types;
 
-use async_graphql::Schema;
+use async_graphql::{ID, SDLExportOptions, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 use crate::service::changes::ChangeSink;
 
 /// The schema type.
 pub type QuickSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+
+/// The schema's types with the descriptions async-graphql's own types lack
+/// or word for Rust rather than for clients. Every way to get the schema
+/// starts here, so the server, its `/schema.graphql` and the committed
+/// SDL describe the same types.
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
+    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
+        .override_output_type_description::<chrono::DateTime<chrono::Utc>>(
+            "An instant, an RFC 3339 `date-time` in UTC, e.g. `2024-12-11T09:30:00+00:00`.",
+        )
+        .override_output_type_description::<ID>(
+            "A unique identifier, serialized as a string: an article's id such as `\"118109\"`, or a subject's. Accepted as a string or an integer.",
+        )
+}
 
 /// Builds the schema. The database connection and the change sink (where
 /// mutations announce their committed changes, and subscriptions listen)
@@ -30,16 +44,22 @@ pub fn build_schema(
     changes: ChangeSink,
     limits: &limits::Limits,
 ) -> QuickSchema {
-    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
+    builder()
         .data(db)
         .data(changes)
         .extension(policy::Policy::new(*limits))
         .finish()
 }
 
-/// The schema in SDL, as committed in `api/schema.graphql`.
+/// The SDL of `schema`, with the `@specifiedBy` URLs introspection shows
+/// (async-graphql leaves them out unless asked), so the SDL and
+/// introspection agree.
+pub fn sdl_of(schema: &QuickSchema) -> String {
+    schema.sdl_with_options(SDLExportOptions::new().include_specified_by())
+}
+
+/// The schema in SDL, as committed in `api/schema.graphql` and served at
+/// `/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
-        .finish()
-        .sdl()
+    sdl_of(&builder().finish())
 }

@@ -77,6 +77,9 @@ impl Mutation {
     }
 }
 
+/// What editors change, with a token sent as `Authorization: Bearer <token>`.
+/// Every mutation writes a revision and bumps `version`; edits pass the
+/// `expectedVersion` they were made from.
 #[Object]
 impl Mutation {
     /// Replaces the answer (markdown). Refused with `CONFLICT` only when

@@ -67,6 +67,8 @@ impl ArticleFilterInput {
 /// What frontends read.
 pub struct Query;
 
+/// What frontends read: articles by id, slug or url, article lists,
+/// subjects and full-text search. No token is needed.
 #[Object]
 impl Query {
     /// One live article, by exactly one of `id`, `slug` or `url`. A slug or

@@ -14,6 +14,8 @@ use crate::service::lookup::{self, ArticleKey};
 /// Live updates.
 pub struct Subscription;
 
+/// Live updates over `/graphql/ws` (`graphql-transport-ws`): each event
+/// is sent after its change committed.
 #[Subscription]
 impl Subscription {
     /// The article each time it changes (every article when `id` is absent).

@@ -93,7 +93,7 @@ pub struct AppState {
 impl AppState {
     /// State for [`app`].
     pub fn new(schema: QuickSchema, db: DatabaseConnection, config: &HttpConfig) -> Self {
-        let sdl = Arc::new(schema.sdl());
+        let sdl = Arc::new(crate::graphql::sdl_of(&schema));
         Self {
             schema,
             read_db: db.clone(),

@@ -73,7 +73,7 @@ async fn article_by_id_slug_or_url_with_every_field() {
             id slug url fileName title articleTitle question answer answerHtml
             excerpt short: excerpt(length: 40) author date displayDate dateFormat postOnText template
             score subject { id name slug articleCount } seo { title description keywords }
-            related { position id title url subject { name slug } article { id } }
+            related { position targetId title url subject { name slug } article { id } }
             relatedFrom { totalCount nodes { id } }
             version createdAt updatedAt
         } }"#;
@@ -122,7 +122,7 @@ async fn article_by_id_slug_or_url_with_every_field() {
     let related = a["related"].as_array().expect("related");
     assert_eq!(related.len(), 4);
     assert_eq!(related[0]["position"], 1);
-    assert_eq!(related[0]["id"], "118085");
+    assert_eq!(related[0]["targetId"], "118085");
     assert_eq!(
         related[0]["title"],
         "How is PET-CT used in the diagnosis and management of HCC?"
@@ -368,7 +368,7 @@ async fn related_links_resolve_loaded_targets_and_backlinks() {
     let app = small_corpus().await;
     let d = app
         .data(
-            "{ a2: article(id: \"2\") { related { id title url subject { slug } article { title } } }
+            "{ a2: article(id: \"2\") { related { targetId title url subject { slug } article { title } } }
                a1: article(id: \"1\") { relatedFrom { totalCount nodes { id } } } }",
             json!({}),
         )
@@ -382,6 +382,62 @@ async fn related_links_resolve_loaded_targets_and_backlinks() {
     assert_eq!(link["article"]["title"], "banana bread");
     assert_eq!(d["a1"]["relatedFrom"]["totalCount"], 2);
     assert_eq!(ids(&d["a1"]["relatedFrom"]), ["2", "3"]);
+}
+
+/// Two articles link to the same target at different positions. A client
+/// cache normalizes objects by `__typename` + `id`; a link has no `id`, so it
+/// stays inside its article and each article keeps its own positions.
+#[tokio::test]
+async fn links_to_a_shared_target_keep_their_own_positions() {
+    let app = TestApp::new().await;
+    let dir = app.t.path("shared");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    write_article(&dir, 1, "Shared target", "Cooking", "");
+    write_article(&dir, 2, "Other target", "Cooking", "");
+    let link = |n: u32, id: i64| {
+        format!(
+            "related_article{n}:\n    id: {id}\n    title: t{id}\n    subject: Cooking\n    url: /learn/cooking/questions/article-{id}\n"
+        )
+    };
+    write_article(&dir, 10, "First", "Cooking", &link(1, 1));
+    write_article(
+        &dir,
+        11,
+        "Second",
+        "Cooking",
+        &format!("{}{}", link(1, 2), link(2, 1)),
+    );
+    app.import(&dir).await;
+    let d = app
+        .data(
+            "{ a: article(id: \"10\") { id related { __typename position targetId } }
+               b: article(id: \"11\") { id related { __typename position targetId } }
+               link: __type(name: \"RelatedArticle\") { fields { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        d["a"]["related"],
+        json!([{ "__typename": "RelatedArticle", "position": 1, "targetId": "1" }])
+    );
+    assert_eq!(
+        d["b"]["related"],
+        json!([
+            { "__typename": "RelatedArticle", "position": 1, "targetId": "2" },
+            { "__typename": "RelatedArticle", "position": 2, "targetId": "1" }
+        ])
+    );
+    let fields: Vec<&str> = d["link"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert!(fields.contains(&"targetId"), "{fields:?}");
+    assert!(
+        !fields.contains(&"id"),
+        "a link with an `id` would be merged by client caches: {fields:?}"
+    );
 }
 
 #[tokio::test]
@@ -534,31 +590,146 @@ async fn committed_sdl_matches_the_code() {
     );
 }
 
-#[tokio::test]
-async fn readme_queries_run_without_errors() {
+/// The README's GraphQL examples, one operation each, in order.
+fn readme_operations() -> Vec<String> {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
         .expect("README");
-    let app = TestApp::with_seeds().await;
-    let mut ran = 0;
+    let mut operations: Vec<String> = Vec::new();
     for block in readme.split("```graphql\n").skip(1) {
-        let query = block.split("```").next().expect("block end");
-        if !query.starts_with("query ") {
+        let block = block.split("```").next().expect("block end");
+        // A block holds one operation, or several, each starting a line.
+        for line in block.lines() {
+            match operations.last_mut() {
+                Some(op) if !line.starts_with("query ") && !line.starts_with("mutation ") => {
+                    op.push_str(line);
+                    op.push('\n');
+                }
+                _ => operations.push(format!("{line}\n")),
+            }
+        }
+    }
+    operations
+}
+
+/// The fields of object type `name` in `schema`.
+fn object_fields<'a>(
+    schema: &'a async_graphql::parser::types::ServiceDocument,
+    name: &str,
+) -> Option<&'a [async_graphql::Positioned<async_graphql::parser::types::FieldDefinition>]> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    schema.definitions.iter().find_map(|def| match def {
+        TypeSystemDefinition::Type(t) if t.node.name.node == name => match &t.node.kind {
+            TypeKind::Object(o) => Some(o.fields.as_slice()),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// Fails unless every selection on an object type that has an `id` selects
+/// it, so client caches can normalize what the example returns.
+fn assert_selects_ids(
+    schema: &async_graphql::parser::types::ServiceDocument,
+    type_name: &str,
+    set: &async_graphql::parser::types::SelectionSet,
+    operation: &str,
+) {
+    use async_graphql::parser::types::{BaseType, Selection};
+    let fields = object_fields(schema, type_name).expect("an object type");
+    let selected: Vec<&str> = set
+        .items
+        .iter()
+        .map(|s| match &s.node {
+            Selection::Field(f) => f.node.name.node.as_str(),
+            _ => panic!("README examples use no fragments: {operation}"),
+        })
+        .collect();
+    if fields.iter().any(|f| f.node.name.node == "id") {
+        assert!(
+            selected.contains(&"id"),
+            "{type_name} without `id` in: {operation}"
+        );
+    }
+    for item in &set.items {
+        let Selection::Field(f) = &item.node else {
+            continue;
+        };
+        if f.node.selection_set.node.items.is_empty() {
             continue;
         }
-        let vars = if query.contains("SubjectPage") {
-            json!({ "slug": "medicine" })
-        } else {
-            json!({ "slug": SLUG, "q": "imaging follow-up" })
-        };
-        let d = app.data(query, vars).await;
-        assert!(
-            d.as_object()
-                .is_some_and(|o| o.values().all(|v| !v.is_null())),
-            "{query}: {d}"
-        );
-        ran += 1;
+        let name = &f.node.name.node;
+        let mut ty = &fields
+            .iter()
+            .find(|d| d.node.name.node == *name)
+            .unwrap_or_else(|| panic!("{type_name}.{name} is not in the schema: {operation}"))
+            .node
+            .ty
+            .node;
+        while let BaseType::List(inner) = &ty.base {
+            ty = inner;
+        }
+        if let BaseType::Named(inner) = &ty.base {
+            assert_selects_ids(schema, inner, &f.node.selection_set.node, operation);
+        }
     }
-    assert_eq!(ran, 3, "the README's three frontend queries");
+}
+
+/// Every GraphQL example of the README runs, mutations included, in the
+/// order the README gives them, against a scratch database, and selects
+/// `id` wherever the type has one: a schema change the README does not
+/// follow fails here.
+#[tokio::test]
+async fn readme_examples_run_without_errors() {
+    use async_graphql::parser::types::OperationType;
+    use quicktakes::service::token::Role;
+    let app = TestApp::with_seeds().await;
+    let editor = app.token("readme-editor", Role::Editor).await;
+    let admin = app.token("readme-admin", Role::Admin).await;
+    let schema =
+        async_graphql::parser::parse_schema(quicktakes::graphql::sdl()).expect("the SDL parses");
+    let (mut queries, mut mutations) = (0, 0);
+    for operation in readme_operations() {
+        let doc = async_graphql::parser::parse_query(&operation).expect("the example parses");
+        for (_, op) in doc.operations.iter() {
+            let root = match op.node.ty {
+                OperationType::Query => "Query",
+                OperationType::Mutation => "Mutation",
+                OperationType::Subscription => "Subscription",
+            };
+            assert_selects_ids(&schema, root, &op.node.selection_set.node, &operation);
+        }
+        let (token, vars) = if operation.starts_with("query ") {
+            queries += 1;
+            let vars = if operation.contains("SubjectPage") {
+                json!({ "slug": "medicine" })
+            } else {
+                json!({ "slug": SLUG, "q": "imaging follow-up" })
+            };
+            (None, vars)
+        } else {
+            mutations += 1;
+            // The README marks the mutations that need an admin.
+            let token = if operation.contains("# admin") {
+                &admin
+            } else {
+                &editor
+            };
+            (Some(token.as_str()), json!({}))
+        };
+        let response = app.gql_as(token, &operation, vars).await.json();
+        assert!(
+            response.get("errors").is_none(),
+            "{operation}: {response:#}"
+        );
+        let data = &response["data"];
+        assert!(
+            data.as_object()
+                .is_some_and(|o| !o.is_empty() && o.values().all(|v| !v.is_null())),
+            "{operation}: {data}"
+        );
+    }
+    assert_eq!(queries, 3, "the README's three frontend queries");
+    assert_eq!(mutations, 9, "the README's mutation examples");
 }
 
 #[test]
@@ -591,4 +762,85 @@ fn readme_queries_leave_room_under_the_default_limits() {
         measured += 1;
     }
     assert_eq!(measured, 3, "the README's three frontend queries");
+}
+
+/// Every type and scalar says what it is, and the dates name their
+/// specifications, the same in introspection and in the SDL file.
+#[tokio::test]
+async fn every_type_is_described_alike_in_introspection_and_sdl() {
+    use async_graphql::parser::types::{ServiceDocument, TypeSystemDefinition};
+    let app = TestApp::new().await;
+    let d = app
+        .data(
+            "{ __schema { types { name kind description specifiedByURL } } }",
+            json!({}),
+        )
+        .await;
+    let types = d["__schema"]["types"].as_array().expect("types");
+    assert!(types.len() > 20, "{types:?}");
+    let sdl = quicktakes::graphql::sdl();
+    let doc: ServiceDocument = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
+    let in_sdl: std::collections::HashMap<String, (Option<String>, Option<String>)> = doc
+        .definitions
+        .iter()
+        .filter_map(|def| match def {
+            TypeSystemDefinition::Type(t) => {
+                let t = &t.node;
+                let url = t
+                    .directives
+                    .iter()
+                    .find(|d| d.node.name.node == "specifiedBy")
+                    .and_then(|d| d.node.get_argument("url"))
+                    .map(|v| match &v.node {
+                        async_graphql::Value::String(s) => s.clone(),
+                        other => panic!("url is not a string: {other}"),
+                    });
+                Some((
+                    t.name.node.to_string(),
+                    (t.description.as_ref().map(|d| d.node.clone()), url),
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    for t in types {
+        let name = t["name"].as_str().expect("name");
+        let description = t["description"].as_str().unwrap_or_default();
+        assert!(!description.trim().is_empty(), "{name} has no description");
+        assert!(
+            !description.contains("Implement the"),
+            "{name}: {description}"
+        );
+        let url = t["specifiedByURL"].as_str().map(str::to_owned);
+        if name.starts_with("__") || ["String", "Int", "Float", "Boolean", "ID"].contains(&name) {
+            continue; // built in: the SDL does not print them
+        }
+        let Some((sdl_description, sdl_url)) = in_sdl.get(name) else {
+            panic!("{name} is not in the SDL");
+        };
+        assert_eq!(sdl_description.as_deref(), Some(description), "{name}");
+        assert_eq!(sdl_url, &url, "{name}: @specifiedBy");
+    }
+    let url_of = |name: &str| {
+        types
+            .iter()
+            .find(|t| t["name"] == name)
+            .map(|t| t["specifiedByURL"].clone())
+    };
+    assert_eq!(
+        url_of("Date"),
+        Some(json!(
+            "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
+        ))
+    );
+    assert_eq!(
+        url_of("DateTime"),
+        Some(json!("https://datatracker.ietf.org/doc/html/rfc3339"))
+    );
+    assert!(
+        sdl.contains(
+            "scalar DateTime @specifiedBy(url: \"https://datatracker.ietf.org/doc/html/rfc3339\")"
+        ),
+        "{sdl}"
+    );
 }

@@ -478,7 +478,7 @@ async fn set_related_links_loaded_or_already_linked_articles() {
         &e.app,
         &e.editor,
         "mutation { createArticle(input: { id: \"500\", title: \"Liver ultrasound basics\", question: \"How?\", answer: \"Like this.\", subject: \"Radiology\", related: [\"118109\"] }) {
-            id slug url version subject { name slug } related { id title article { id } } } }",
+            id slug url version subject { name slug } related { targetId title article { id } } } }",
         json!({}),
     )
     .await;
@@ -491,12 +491,12 @@ async fn set_related_links_loaded_or_already_linked_articles() {
     assert_eq!(a["version"], 1);
     assert_eq!(a["related"][0]["article"]["id"], ID);
     // 118085 is linked but not loaded: kept; 500 is loaded: linked.
-    let r = as_editor(&e.app, &e.editor, "mutation { setRelated(id: \"118109\", related: [\"500\", \"118085\"], expectedVersion: 1) { related { position id title article { id } } } }", json!({})).await;
+    let r = as_editor(&e.app, &e.editor, "mutation { setRelated(id: \"118109\", related: [\"500\", \"118085\"], expectedVersion: 1) { related { position targetId title article { id } } } }", json!({})).await;
     assert_eq!(
         ok(&r)["setRelated"]["related"],
         json!([
-            { "position": 1, "id": "500", "title": "Liver ultrasound basics", "article": { "id": "500" } },
-            { "position": 2, "id": "118085", "title": "How is PET-CT used in the diagnosis and management of HCC?", "article": null }
+            { "position": 1, "targetId": "500", "title": "Liver ultrasound basics", "article": { "id": "500" } },
+            { "position": 2, "targetId": "118085", "title": "How is PET-CT used in the diagnosis and management of HCC?", "article": null }
         ])
     );
     let d = e

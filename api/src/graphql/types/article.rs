@@ -20,6 +20,9 @@ use crate::service::token::Editor;
 /// An article: one question answered in markdown.
 pub struct Article(pub article::Model);
 
+/// An article: one question answered in markdown, filed under a subject,
+/// with SEO metadata and ordered links to related articles. `id` is unique
+/// among articles and never changes; `version` counts its changes.
 #[async_graphql::Object]
 impl Article {
     /// The article's stable id (the seed's `id`), e.g. `"118109"`.
@@ -237,7 +240,7 @@ pub struct Seo {
     pub keywords: Vec<String>,
 }
 
-/// A link from an article to a related one, which need not be loaded yet.
+/// A link from an article to a related one (see the GraphQL description).
 pub struct RelatedArticle(pub article_link::Model);
 
 impl RelatedArticle {
@@ -251,6 +254,8 @@ impl RelatedArticle {
     }
 }
 
+/// A link from an article to a related one, which need not be loaded yet.
+/// It has no `id` of its own, so client caches keep it inside its article.
 #[async_graphql::Object]
 impl RelatedArticle {
     /// 1-based position among the article's links.
@@ -258,8 +263,11 @@ impl RelatedArticle {
         self.0.position
     }
 
-    /// The target's id.
-    async fn id(&self) -> ID {
+    /// The id of the article the link points at. Named `targetId`, not
+    /// `id`, because two articles can link to the same target at different
+    /// positions: a link is identified by its article and position, and
+    /// client caches that normalize by `id` would merge the two links.
+    async fn target_id(&self) -> ID {
         ID(self.0.target_id.to_string())
     }
 

@@ -29,8 +29,12 @@ use async_graphql::ErrorExtensions;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Date(pub NaiveDate);
 
-/// An ISO 8601 calendar date, e.g. `2024-12-11`.
-#[Scalar(name = "Date")]
+/// A calendar date without time zone, an RFC 3339 `full-date` (ISO 8601
+/// `YYYY-MM-DD`), e.g. `2024-12-11`.
+#[Scalar(
+    name = "Date",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
+)]
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {

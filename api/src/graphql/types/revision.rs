@@ -21,6 +21,9 @@ pub struct FieldChange {
 /// One change of an article: who, when, why and what.
 pub struct Revision(pub revision::Model);
 
+/// One change of an article: who, when, why and which fields. It has no
+/// `id`: it is identified by its article and `version`, so client caches
+/// keep it inside the article's history.
 #[Object]
 impl Revision {
     /// The article version this change produced.

@@ -10,6 +10,8 @@ use crate::service::listing::{ArticleFilter, ArticleOrder};
 /// A subject articles are filed under.
 pub struct Subject(pub entity::subject::Model);
 
+/// A subject articles are filed under, e.g. `Medicine`; `id` is unique
+/// among subjects, `slug` is the url segment of its articles.
 #[Object]
 impl Subject {
     /// The subject's id.

@@ -20,6 +20,7 @@ use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sea_orm::DatabaseConnection;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
@@ -66,6 +67,17 @@ const GRAPHIQL_TEMPLATE: &str = include_str!("graphiql.html");
 const GRAPHIQL_CDN: &str = include_str!("graphiql-cdn.txt");
 /// Where `--graphiql-assets DIR` is served.
 const LOCAL_ASSETS_PATH: &str = "/graphiql/assets";
+/// The site icon browsers ask for (a 16x16 ICO).
+const FAVICON: &[u8] = include_bytes!("favicon.ico");
+/// How long browsers and shared caches keep the favicon: it changes only
+/// with a release, and a stale one for a day harms nobody.
+const FAVICON_CACHE: &str = "public, max-age=86400";
+/// Cache policy of the `--graphiql-assets` files. Their names carry no
+/// version (`graphiql.min.js`, as `.ci/graphiql-assets.sh` writes them), so
+/// they cannot be `immutable`: an operator who refreshes the folder must
+/// be seen within the hour. After that a cache revalidates with
+/// `If-Modified-Since` and gets a bodiless 304 while the file is unchanged.
+const ASSETS_CACHE: &str = "public, max-age=3600, must-revalidate";
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -211,6 +223,24 @@ fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .into_response()
 }
 
+async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/x-icon")], FAVICON).into_response()
+}
+
+/// Sets `Cache-Control: policy` on a successful answer to a request without
+/// `Authorization`: what a token asked for is never made cacheable here.
+async fn cache_for(State(policy): State<&'static str>, request: Request, next: Next) -> Response {
+    let authorized = request.headers().contains_key(header::AUTHORIZATION);
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if !authorized && (status.is_success() || status == StatusCode::NOT_MODIFIED) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    }
+    response
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -247,6 +277,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// The router: GraphQL, the playground, the SDL and health checks, with
 /// request ids, tracing, CORS, and the anonymous rate limit on GraphQL
 /// alone (a flood must not take health checks or the playground down).
+///
+/// Responses are compressed as `Accept-Encoding` asks (gzip, br or zstd;
+/// identity without it). tower-http's default predicate applies: bodies
+/// under 32 bytes (health checks, small errors), images and event streams
+/// stay uncompressed.
 pub fn app(state: AppState, config: &HttpConfig) -> Router {
     crate::metrics::install();
     let graphql = Router::new()
@@ -261,15 +296,23 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
         .route("/", get(|| async { Redirect::temporary("/graphiql") }))
         .route("/graphiql", get(graphiql))
         .route("/schema.graphql", get(schema_sdl))
+        .route(
+            "/favicon.ico",
+            get(favicon).route_layer(middleware::from_fn_with_state(FAVICON_CACHE, cache_for)),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     if let Some(dir) = &config.graphiql_assets {
-        router = router.nest_service(LOCAL_ASSETS_PATH, ServeDir::new(dir));
+        let assets = tower::ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(ASSETS_CACHE, cache_for))
+            .service(ServeDir::new(dir));
+        router = router.nest_service(LOCAL_ASSETS_PATH, assets);
     }
     let request_id = HeaderName::from_static(REQUEST_ID);
     let mut router = router
         .layer(middleware::from_fn(record))
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))
+        .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let id = request
                 .headers()

@@ -16,8 +16,6 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use governor::clock::Clock;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sea_orm::DatabaseConnection;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -27,7 +25,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use crate::limits::Limits;
-use throttle::{FailureBudget, Reservation, TooManyFailures};
+use throttle::{AddressLimiter, FailureBudget, Reservation, TooManyFailures, TrustedProxies};
 
 use crate::graphql::QuickSchema;
 
@@ -43,6 +41,8 @@ pub struct HttpConfig {
     pub limits: Limits,
     /// Origins allowed to call the API from a browser; none by default.
     pub cors_origins: Vec<String>,
+    /// Proxies whose forwarding headers name the client; none by default.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +57,7 @@ impl Default for HttpConfig {
                 ..Limits::DEFAULT
             },
             cors_origins: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -97,7 +98,7 @@ pub struct AppState {
     /// The SDL.
     sdl: Arc<String>,
     /// Per-IP limiter for anonymous requests.
-    limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    limiter: Option<Arc<AddressLimiter>>,
     /// Per-IP budget of failed token checks.
     auth_failures: Option<Arc<FailureBudget>>,
 }
@@ -116,7 +117,7 @@ impl AppState {
             limiter: config
                 .limits
                 .anonymous_per_minute()
-                .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
+                .map(|n| Arc::new(AddressLimiter::per_minute(n))),
             auth_failures: config
                 .limits
                 .auth_failures()
@@ -186,10 +187,10 @@ async fn rate_limit(State(state): State<AppState>, request: Request, next: Next)
     if let Some(limiter) = &state.limiter
         && !request.headers().contains_key(header::AUTHORIZATION)
         && let Some(ip) = throttle::client_ip(request.extensions())
-        && let Err(not_until) = limiter.check_key(&ip)
+        && let Err(wait) = limiter.check(ip)
     {
         return throttle::too_many_requests(
-            not_until.wait_time_from(limiter.clock().now()),
+            wait,
             "too many requests from this address; slow down or use an editor token",
         );
     }
@@ -324,7 +325,11 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
         // Below the request id, so a panic's answer still carries it.
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn_with_state(
+            config.trusted_proxies.clone(),
+            throttle::resolve_client,
+        ));
     let origins: Vec<HeaderValue> = config
         .cors_origins
         .iter()

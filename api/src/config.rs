@@ -125,6 +125,28 @@ pub struct ServeArgs {
     /// address; metrics are not served without it.
     #[arg(long, env = "QUICKTAKES_METRICS_BIND")]
     pub metrics_bind: Option<std::net::SocketAddr>,
+    /// Network (CIDR, e.g. `10.0.0.0/8`; a bare address is one host) of a
+    /// reverse proxy or load balancer in front of the server (repeatable;
+    /// none by default). Only these peers' `Forwarded`/`X-Forwarded-For`
+    /// name the client that per-address limits count.
+    #[arg(
+        long = "trusted-proxy",
+        env = "QUICKTAKES_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_network
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// A CIDR network, or one address as its own /32 or /128.
+fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| {
+            format!("`{s}` is not a network such as 10.0.0.0/8 or an address such as 10.0.0.1")
+        })
 }
 
 impl ServeArgs {
@@ -134,6 +156,9 @@ impl ServeArgs {
             graphiql_assets: self.graphiql_assets.clone(),
             limits: *limits,
             cors_origins: self.cors_origins.clone(),
+            trusted_proxies: crate::http::throttle::TrustedProxies::new(
+                self.trusted_proxies.iter().copied(),
+            ),
         }
     }
 }
@@ -189,4 +214,38 @@ pub enum MigrateAction {
     Status,
     /// Drop every table, then apply every migration.
     Fresh,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn serve(args: &[&str]) -> Result<super::ServeArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["quicktakes", "serve"].iter().chain(args))?;
+        match cli.command {
+            Command::Serve(args) => Ok(args),
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_single_addresses() {
+        let args = serve(&[
+            "--trusted-proxy",
+            "10.0.0.0/8",
+            "--trusted-proxy",
+            "192.0.2.7,2001:db8::/32",
+        ])
+        .expect("valid");
+        let nets: Vec<String> = args
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"]);
+        let err = serve(&["--trusted-proxy", "proxy.internal"]).expect_err("not a network");
+        assert!(err.to_string().contains("is not a network"), "{err}");
+    }
 }

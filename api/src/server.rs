@@ -62,7 +62,7 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Re
     serve_all(
         (public, app(state, &config)),
         metrics,
-        ConnectionLimits::from_limits(limits),
+        ConnectionLimits::from_limits(limits).uncapping(config.trusted_proxies.clone()),
     )
     .await;
     Ok(())
@@ -91,7 +91,7 @@ async fn serve_all(
         // An error means the sender is gone: stop all the same.
         let _ = stop.wait_for(|stop| *stop).await;
     };
-    let public = listener::serve(public.0, public.1, limits, stopped(stop_rx.clone()));
+    let public = listener::serve(public.0, public.1, limits.clone(), stopped(stop_rx.clone()));
     match metrics {
         Some((metrics, router)) => {
             tokio::join!(

@@ -18,6 +18,9 @@
 //!
 //! One address may hold at most `max_per_address` connections (WebSockets
 //! included); past that a connection gets a bare 503 and is closed at once.
+//! The cap counts TCP peers before any header is read, so it cannot see
+//! the clients behind a proxy: trusted proxies (`--trusted-proxy`) are
+//! exempt, as their sockets carry everyone's traffic.
 //! On shutdown the loop stops accepting, lets every connection finish its
 //! request in flight (one still sending headers is closed), and waits for
 //! them.
@@ -43,8 +46,10 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use super::throttle::TrustedProxies;
+
 /// Connection-level limits; `None` turns one off.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ConnectionLimits {
     /// Time a client has to send a request's headers.
     pub header_read_timeout: Option<Duration>,
@@ -52,6 +57,8 @@ pub struct ConnectionLimits {
     pub idle_timeout: Option<Duration>,
     /// Open connections one client IP may hold.
     pub max_per_address: Option<NonZeroUsize>,
+    /// Peers the per-address cap does not apply to: the trusted proxies.
+    pub uncapped: TrustedProxies,
 }
 
 impl ConnectionLimits {
@@ -61,7 +68,15 @@ impl ConnectionLimits {
             header_read_timeout: limits.header_read_timeout(),
             idle_timeout: limits.idle_timeout(),
             max_per_address: limits.connections_per_address(),
+            uncapped: TrustedProxies::default(),
         }
+    }
+
+    /// These limits, with `proxies` exempt from the per-address cap.
+    #[must_use]
+    pub fn uncapping(mut self, proxies: TrustedProxies) -> Self {
+        self.uncapped = proxies;
+        self
     }
 }
 
@@ -102,7 +117,7 @@ where
                 }
             }
         };
-        let Some(slot) = slots.take(peer.ip().to_canonical()) else {
+        let Some(slot) = slots.take(peer.ip().to_canonical(), &limits.uncapped) else {
             crate::metrics::record_connection_refused();
             tracing::debug!(%peer, "connection over the per-address cap");
             // Best effort and never waiting: the socket closes right after.
@@ -113,7 +128,7 @@ where
         let _ = stream.set_nodelay(true);
         let io = Watched {
             stream,
-            watchdog: Arc::new(Watchdog::new(limits)),
+            watchdog: Arc::new(Watchdog::new(&limits)),
             _slot: slot,
         };
         tokio::spawn(connection(
@@ -231,7 +246,7 @@ struct Watchdog {
 }
 
 impl Watchdog {
-    fn new(limits: ConnectionLimits) -> Self {
+    fn new(limits: &ConnectionLimits) -> Self {
         Self {
             header_read: limits.header_read_timeout,
             idle: limits.idle_timeout,
@@ -329,9 +344,10 @@ struct AddressSlots {
 }
 
 impl AddressSlots {
-    /// A slot for `ip`, or `None` when it holds its maximum already.
-    fn take(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
-        let Some(max) = self.max else {
+    /// A slot for `ip`, or `None` when it holds its maximum already;
+    /// `uncapped` addresses always get one.
+    fn take(self: &Arc<Self>, ip: IpAddr, uncapped: &TrustedProxies) -> Option<Slot> {
+        let Some(max) = self.max.filter(|_| !uncapped.contains(ip)) else {
             return Some(Slot(None));
         };
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);

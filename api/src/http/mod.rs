@@ -16,17 +16,16 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use governor::clock::Clock;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sea_orm::DatabaseConnection;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use crate::limits::Limits;
-use throttle::{FailureBudget, Reservation, TooManyFailures};
+use throttle::{AddressLimiter, FailureBudget, Reservation, TooManyFailures, TrustedProxies};
 
 use crate::graphql::QuickSchema;
 
@@ -42,6 +41,8 @@ pub struct HttpConfig {
     pub limits: Limits,
     /// Origins allowed to call the API from a browser; none by default.
     pub cors_origins: Vec<String>,
+    /// Proxies whose forwarding headers name the client; none by default.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for HttpConfig {
@@ -56,6 +57,7 @@ impl Default for HttpConfig {
                 ..Limits::DEFAULT
             },
             cors_origins: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -66,6 +68,17 @@ const GRAPHIQL_TEMPLATE: &str = include_str!("graphiql.html");
 const GRAPHIQL_CDN: &str = include_str!("graphiql-cdn.txt");
 /// Where `--graphiql-assets DIR` is served.
 const LOCAL_ASSETS_PATH: &str = "/graphiql/assets";
+/// The site icon browsers ask for (a 16x16 ICO).
+const FAVICON: &[u8] = include_bytes!("favicon.ico");
+/// How long browsers and shared caches keep the favicon: it changes only
+/// with a release, and a stale one for a day harms nobody.
+const FAVICON_CACHE: &str = "public, max-age=86400";
+/// Cache policy of the `--graphiql-assets` files. Their names carry no
+/// version (`graphiql.min.js`, as `.ci/graphiql-assets.sh` writes them), so
+/// they cannot be `immutable`: an operator who refreshes the folder must
+/// be seen within the hour. After that a cache revalidates with
+/// `If-Modified-Since` and gets a bodiless 304 while the file is unchanged.
+const ASSETS_CACHE: &str = "public, max-age=3600, must-revalidate";
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -85,7 +98,7 @@ pub struct AppState {
     /// The SDL.
     sdl: Arc<String>,
     /// Per-IP limiter for anonymous requests.
-    limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    limiter: Option<Arc<AddressLimiter>>,
     /// Per-IP budget of failed token checks.
     auth_failures: Option<Arc<FailureBudget>>,
 }
@@ -104,7 +117,7 @@ impl AppState {
             limiter: config
                 .limits
                 .anonymous_per_minute()
-                .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
+                .map(|n| Arc::new(AddressLimiter::per_minute(n))),
             auth_failures: config
                 .limits
                 .auth_failures()
@@ -174,10 +187,10 @@ async fn rate_limit(State(state): State<AppState>, request: Request, next: Next)
     if let Some(limiter) = &state.limiter
         && !request.headers().contains_key(header::AUTHORIZATION)
         && let Some(ip) = throttle::client_ip(request.extensions())
-        && let Err(not_until) = limiter.check_key(&ip)
+        && let Err(wait) = limiter.check(ip)
     {
         return throttle::too_many_requests(
-            not_until.wait_time_from(limiter.clock().now()),
+            wait,
             "too many requests from this address; slow down or use an editor token",
         );
     }
@@ -209,6 +222,24 @@ fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         "internal error; the cause is in the server log under this response's x-request-id",
     )
         .into_response()
+}
+
+async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/x-icon")], FAVICON).into_response()
+}
+
+/// Sets `Cache-Control: policy` on a successful answer to a request without
+/// `Authorization`: what a token asked for is never made cacheable here.
+async fn cache_for(State(policy): State<&'static str>, request: Request, next: Next) -> Response {
+    let authorized = request.headers().contains_key(header::AUTHORIZATION);
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if !authorized && (status.is_success() || status == StatusCode::NOT_MODIFIED) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    }
+    response
 }
 
 async fn healthz() -> &'static str {
@@ -247,6 +278,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// The router: GraphQL, the playground, the SDL and health checks, with
 /// request ids, tracing, CORS, and the anonymous rate limit on GraphQL
 /// alone (a flood must not take health checks or the playground down).
+///
+/// Responses are compressed as `Accept-Encoding` asks (gzip, br or zstd;
+/// identity without it). tower-http's default predicate applies: bodies
+/// under 32 bytes (health checks, small errors), images and event streams
+/// stay uncompressed.
 pub fn app(state: AppState, config: &HttpConfig) -> Router {
     crate::metrics::install();
     let graphql = Router::new()
@@ -261,15 +297,23 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
         .route("/", get(|| async { Redirect::temporary("/graphiql") }))
         .route("/graphiql", get(graphiql))
         .route("/schema.graphql", get(schema_sdl))
+        .route(
+            "/favicon.ico",
+            get(favicon).route_layer(middleware::from_fn_with_state(FAVICON_CACHE, cache_for)),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     if let Some(dir) = &config.graphiql_assets {
-        router = router.nest_service(LOCAL_ASSETS_PATH, ServeDir::new(dir));
+        let assets = tower::ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(ASSETS_CACHE, cache_for))
+            .service(ServeDir::new(dir));
+        router = router.nest_service(LOCAL_ASSETS_PATH, assets);
     }
     let request_id = HeaderName::from_static(REQUEST_ID);
     let mut router = router
         .layer(middleware::from_fn(record))
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))
+        .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let id = request
                 .headers()
@@ -281,7 +325,11 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
         // Below the request id, so a panic's answer still carries it.
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn_with_state(
+            config.trusted_proxies.clone(),
+            throttle::resolve_client,
+        ));
     let origins: Vec<HeaderValue> = config
         .cors_origins
         .iter()

@@ -65,6 +65,7 @@ fn limits(header_read_ms: u64, idle_ms: u64, cap: usize) -> ConnectionLimits {
         header_read_timeout: Some(Duration::from_millis(header_read_ms)),
         idle_timeout: Some(Duration::from_millis(idle_ms)),
         max_per_address: NonZeroUsize::new(cap),
+        ..ConnectionLimits::default()
     }
 }
 
@@ -233,6 +234,33 @@ async fn one_address_cannot_hold_every_connection() {
     tokio::time::timeout(PATIENCE, admitted)
         .await
         .expect("a slot is free again");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_is_exempt_from_the_connection_cap() {
+    let app = TestApp::new().await;
+    let proxy =
+        quicktakes::http::throttle::TrustedProxies::new(["127.0.0.2/32".parse().expect("CIDR")]);
+    let server = Server::start(
+        app.router.clone(),
+        limits(60_000, 60_000, 2).uncapping(proxy),
+    )
+    .await;
+    // The proxy's sockets carry every reader's traffic: more than the cap.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = server.connect(NEIGHBOUR).await;
+        send_get(&mut stream, "/healthz").await;
+        assert_eq!(read_response(&mut stream).await, (200, "ok".to_owned()));
+        held.push(stream);
+    }
+    // Everyone else is still capped.
+    let _first = server.connect(LOCAL).await;
+    let _second = server.connect(LOCAL).await;
+    let mut extra = server.connect(LOCAL).await;
+    let refused = read_until_closed(&mut extra).await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused:?}");
     server.stop().await;
 }
 

@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL`, on PostgreSQL.
 
 mod changes;
+mod compression;
 mod connections;
 mod corpus;
 mod errors;

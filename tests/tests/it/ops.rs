@@ -420,3 +420,70 @@ async fn readiness_fails_while_the_database_is_unreachable_and_recovers() {
     }
     assert!(ready, "ready again once the database is back");
 }
+
+/// The router's configuration with a per-address quota of `quota` requests
+/// (and failed token checks) a minute, behind a proxy at 10.9.0.0/16.
+fn behind_proxy(quota: u32) -> HttpConfig {
+    let mut config = HttpConfig::default();
+    config.limits.rate_limit_per_minute = quota;
+    config.limits.auth_failures_per_minute = quota;
+    config.trusted_proxies =
+        quicktakes::http::throttle::TrustedProxies::new(["10.9.0.0/16".parse().expect("CIDR")]);
+    config
+}
+
+#[tokio::test]
+async fn clients_behind_a_trusted_proxy_are_limited_each_on_their_own() {
+    let app = TestApp::with_config(behind_proxy(1)).await;
+    let via_proxy =
+        |client: &str| typename(None).header("x-forwarded-for", format!("{client}, 10.9.0.7"));
+    let r = app
+        .send(from([10, 9, 0, 1], via_proxy("203.0.113.1")))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = app
+        .send(from([10, 9, 0, 1], via_proxy("203.0.113.1")))
+        .await;
+    retry_after(&r);
+    // Same proxy, another reader: a budget of its own.
+    let r = app
+        .send(from([10, 9, 0, 1], via_proxy("203.0.113.2")))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // RFC 7239 `Forwarded` names the client as well.
+    let forwarded = typename(None).header("forwarded", "for=\"[2001:db8::5]:443\";proto=https");
+    let r = app.send(from([10, 9, 0, 1], forwarded)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // A forged leftmost entry does not buy a fresh budget.
+    let forged = typename(None).header("x-forwarded-for", "198.51.100.99, 203.0.113.1");
+    let r = app.send(from([10, 9, 0, 1], forged)).await;
+    retry_after(&r);
+
+    // Failed token checks are counted per client behind the proxy too.
+    let guess =
+        |client: &str| typename(Some("qt_guess")).header("x-forwarded-for", client.to_owned());
+    let r = app.send(from([10, 9, 0, 1], guess("203.0.113.3"))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    let r = app.send(from([10, 9, 0, 1], guess("203.0.113.3"))).await;
+    assert!(retry_after(&r) > 0);
+    let r = app.send(from([10, 9, 0, 1], guess("203.0.113.4"))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+}
+
+#[tokio::test]
+async fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
+    let app = TestApp::with_config(behind_proxy(1)).await;
+    let spoofed = |client: &str| {
+        typename(None)
+            .header("x-forwarded-for", client.to_owned())
+            .header("forwarded", format!("for={client}"))
+    };
+    let r = app.send(from([192, 0, 2, 1], spoofed("203.0.113.1"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // A new claimed address each time: still one peer, one budget.
+    let r = app.send(from([192, 0, 2, 1], spoofed("203.0.113.2"))).await;
+    retry_after(&r);
+    // And a spoofer cannot spend a real client's budget.
+    let r = app.send(from([10, 9, 0, 1], spoofed("203.0.113.1"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}

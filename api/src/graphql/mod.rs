@@ -30,11 +30,17 @@ pub fn build_schema(
     changes: ChangeSink,
     limits: &limits::Limits,
 ) -> QuickSchema {
-    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
+    let builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .data(db)
         .data(changes)
-        .extension(policy::Policy::new(*limits))
-        .finish()
+        .extension(policy::Policy::new(*limits));
+    // The policy refuses `__schema`/`__type` first, with its code; this
+    // keeps the schema itself from answering them either way.
+    if limits.introspection_enabled() {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The schema in SDL, as committed in `api/schema.graphql`.

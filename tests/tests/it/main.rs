@@ -8,6 +8,7 @@ mod errors;
 mod graphql;
 mod hostile;
 mod http;
+mod introspection;
 mod language;
 mod mutations;
 mod ops;

@@ -99,7 +99,7 @@ pub struct Limits {
     /// Whether clients may introspect the schema (`__schema`, `__type`);
     /// `--introspection false` or `--no-introspection` turns it off. The SDL
     /// stays served at `/schema.graphql`.
-    #[arg(long = "introspection", env = "QUICKTAKES_INTROSPECTION", global = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", default_value_t = Limits::DEFAULT.introspection)]
+    #[arg(long = "introspection", env = "QUICKTAKES_INTROSPECTION", global = true, action = clap::ArgAction::Set, default_value_t = Limits::DEFAULT.introspection)]
     pub introspection: bool,
     /// Turns introspection off (the same as `--introspection false`).
     #[arg(
@@ -239,7 +239,8 @@ mod tests {
             let parsed = Wrapper::try_parse_from(off).expect("parses");
             assert!(!parsed.limits.introspection_enabled(), "{off:?}");
         }
-        let parsed = Wrapper::try_parse_from(["quicktakes", "--introspection"]).expect("parses");
+        let parsed =
+            Wrapper::try_parse_from(["quicktakes", "--introspection", "true"]).expect("parses");
         assert!(parsed.limits.introspection_enabled());
     }
 }

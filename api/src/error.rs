@@ -121,7 +121,9 @@ pub enum Error {
     #[error("{message}")]
     QueryLimit {
         /// The limit's name: `depth`, `complexity`, `aliases`,
-        /// `directives`, `batch`, `tokens`, `timeout`.
+        /// `directives`, `batch`, `tokens`, `timeout`, `introspection`,
+        /// `introspection_depth`, `introspection_of_type`,
+        /// `introspection_complexity`.
         limit: &'static str,
         /// What was exceeded and by how much.
         message: String,

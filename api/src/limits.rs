@@ -82,6 +82,32 @@ pub struct Limits {
     /// requests with a token get 429 (0: no limit).
     #[arg(long = "auth-failures-per-minute", env = "QUICKTAKES_AUTH_FAILURES_PER_MINUTE", global = true, default_value_t = Limits::DEFAULT.auth_failures_per_minute)]
     pub auth_failures_per_minute: u32,
+    /// Deepest field nesting inside `__schema`/`__type`, not counting
+    /// `ofType` (which has its own limit). Introspection is measured apart
+    /// from the data query: it is exempt from `--limit-depth` and
+    /// `--limit-complexity`, and bounded by these three.
+    #[arg(long = "limit-introspection-depth", env = "QUICKTAKES_LIMIT_INTROSPECTION_DEPTH", global = true, default_value_t = Limits::DEFAULT.introspection_depth)]
+    pub introspection_depth: usize,
+    /// Longest chain of nested `ofType` in an introspection query
+    /// (graphql-js 16 nests 9).
+    #[arg(long = "limit-introspection-of-type", env = "QUICKTAKES_LIMIT_INTROSPECTION_OF_TYPE", global = true, default_value_t = Limits::DEFAULT.introspection_of_type)]
+    pub introspection_of_type: usize,
+    /// Highest complexity of the introspection in one request (each
+    /// introspection list counting as ten items).
+    #[arg(long = "limit-introspection-complexity", env = "QUICKTAKES_LIMIT_INTROSPECTION_COMPLEXITY", global = true, default_value_t = Limits::DEFAULT.introspection_complexity)]
+    pub introspection_complexity: usize,
+    /// Whether clients may introspect the schema (`__schema`, `__type`);
+    /// `--introspection false` or `--no-introspection` turns it off. The SDL
+    /// stays served at `/schema.graphql`.
+    #[arg(long = "introspection", env = "QUICKTAKES_INTROSPECTION", global = true, action = clap::ArgAction::Set, default_value_t = Limits::DEFAULT.introspection)]
+    pub introspection: bool,
+    /// Turns introspection off (the same as `--introspection false`).
+    #[arg(
+        long = "no-introspection",
+        global = true,
+        overrides_with = "introspection"
+    )]
+    pub no_introspection: bool,
 }
 
 impl Limits {
@@ -107,7 +133,17 @@ impl Limits {
         max_connections_per_address: 64,
         rate_limit_per_minute: 600,
         auth_failures_per_minute: 30,
+        introspection_depth: 7,
+        introspection_of_type: 10,
+        introspection_complexity: 150_000,
+        introspection: true,
+        no_introspection: false,
     };
+
+    /// Whether introspection is on (`--introspection`, unless `--no-introspection`).
+    pub fn introspection_enabled(&self) -> bool {
+        self.introspection && !self.no_introspection
+    }
 
     /// Longest a request may run.
     pub fn request_timeout(&self) -> Duration {
@@ -195,5 +231,16 @@ mod tests {
         assert_eq!(parsed.limits, Limits::DEFAULT);
         let parsed = Wrapper::try_parse_from(["quicktakes", "--limit-depth", "3"]).expect("parses");
         assert_eq!(parsed.limits.depth, 3);
+        for off in [
+            &["quicktakes", "--no-introspection"][..],
+            &["quicktakes", "--introspection", "false"],
+            &["quicktakes", "--introspection=false"],
+        ] {
+            let parsed = Wrapper::try_parse_from(off).expect("parses");
+            assert!(!parsed.limits.introspection_enabled(), "{off:?}");
+        }
+        let parsed =
+            Wrapper::try_parse_from(["quicktakes", "--introspection", "true"]).expect("parses");
+        assert!(parsed.limits.introspection_enabled());
     }
 }

@@ -12,6 +12,13 @@
 //!   few hundred bytes of nested fragments cost seconds of CPU; the schema
 //!   therefore does not use them, and this walk runs first (see
 //!   [`super::policy`]).
+//!
+//! Introspection (`__schema`, `__type`) is measured apart from the data
+//! query: clients' standard introspection queries (graphql-js, GraphiQL)
+//! nest `ofType` nine deep, far past any depth a data query needs. Its
+//! subtree counts as one field towards `depth` and `complexity`, and is
+//! bounded by its own depth (not counting `ofType`), `ofType` chain and
+//! complexity limits; its aliases count with all others.
 
 use std::collections::HashMap;
 
@@ -24,10 +31,11 @@ pub use crate::limits::Limits;
 
 use super::pagination::DEFAULT_PAGE;
 
-/// Deepest bracket nesting (`{`, `(`, `[`) the parser is handed. Far above
-/// any depth limit a deployment would set, far below what the recursive
-/// parser can take on its stack.
-const MAX_NESTING: usize = 256;
+/// Deepest bracket nesting (`{`, `(`, `[`) the parser is handed: far above
+/// any depth limit a deployment would set, and below the 64 nested
+/// selection sets at which async-graphql's parser gives up with a parse
+/// error, so a too-deep document is refused as `depth`, not as unparsable.
+const MAX_NESTING: usize = 60;
 
 /// How many items a list field returns at most, for the complexity of what
 /// it holds. Every list-returning field of the schema is here (a unit test
@@ -46,6 +54,26 @@ fn list_weight(limits: &Limits, field: &Field, variables: &Variables) -> Option<
         "changes" => Some(CHANGES_WEIGHT),
         _ => None,
     }
+}
+
+/// How many items an introspection list (`__Schema.types`, `__Type.fields`,
+/// …) is weighed as. Its true length is bounded by the schema, so the
+/// weight only has to make nested fan-outs (`types { fields { type {
+/// fields … } } }`) grow as they do when run.
+fn introspection_list_weight(field: &Field) -> Option<usize> {
+    match field.name.node.as_str() {
+        "types" | "directives" | "fields" | "args" | "inputFields" | "interfaces"
+        | "enumValues" | "possibleTypes" => Some(INTROSPECTION_LIST_WEIGHT),
+        _ => None,
+    }
+}
+
+/// See [`introspection_list_weight`].
+const INTROSPECTION_LIST_WEIGHT: usize = 10;
+
+/// The root fields that introspect the schema.
+fn is_introspection(field: &Field) -> bool {
+    matches!(field.name.node.as_str(), "__schema" | "__type")
 }
 
 /// Weight of `Revision.changes`: a revision changes each field at most once.
@@ -75,8 +103,9 @@ fn page_weight(limits: &Limits, field: &Field, variables: &Variables) -> usize {
 pub enum Refusal {
     /// `QUERY_LIMIT` with this `limit` name.
     Limit {
-        /// `depth`, `complexity`, `aliases`, `directives`, `batch`, `tokens`
-        /// or `timeout`.
+        /// `depth`, `complexity`, `aliases`, `directives`, `batch`, `tokens`,
+        /// `timeout`, `introspection_depth`, `introspection_of_type`,
+        /// `introspection_complexity` or `introspection` (turned off).
         limit: &'static str,
         /// What was exceeded and by how much.
         message: String,
@@ -94,6 +123,26 @@ pub struct Measure {
     pub complexity: usize,
     /// Aliases, counted where their fragments are spread.
     pub aliases: usize,
+    /// Field nesting not counting `ofType` (what `introspection_depth`
+    /// bounds, once inside `__schema`/`__type`).
+    pub type_depth: usize,
+    /// Longest chain of nested `ofType`.
+    pub of_type: usize,
+    /// The introspection subtrees of the document, measured apart.
+    pub introspection: Introspection,
+}
+
+/// What the `__schema`/`__type` subtrees of a document measure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Introspection {
+    /// How many introspection fields there are (0: no introspection).
+    pub roots: usize,
+    /// Deepest nesting, the root field included, `ofType` not counted.
+    pub depth: usize,
+    /// Longest chain of nested `ofType`.
+    pub of_type: usize,
+    /// Fields counted once each, introspection lists times their weight.
+    pub complexity: usize,
 }
 
 impl Measure {
@@ -101,6 +150,13 @@ impl Measure {
         self.depth = self.depth.max(other.depth);
         self.complexity = self.complexity.saturating_add(other.complexity);
         self.aliases = self.aliases.saturating_add(other.aliases);
+        self.type_depth = self.type_depth.max(other.type_depth);
+        self.of_type = self.of_type.max(other.of_type);
+        let (mine, theirs) = (&mut self.introspection, other.introspection);
+        mine.roots = mine.roots.saturating_add(theirs.roots);
+        mine.depth = mine.depth.max(theirs.depth);
+        mine.of_type = mine.of_type.max(theirs.of_type);
+        mine.complexity = mine.complexity.saturating_add(theirs.complexity);
     }
 }
 
@@ -142,14 +198,37 @@ impl<'a> Walk<'a> {
             self.directives_field = f.name.node.as_str();
         }
         let inner = self.selection_set(&f.selection_set)?;
-        let complexity = match list_weight(self.limits, f, self.variables) {
+        let aliases = inner.aliases.saturating_add(usize::from(f.alias.is_some()));
+        if is_introspection(f) {
+            // One field of the data query; the subtree is measured apart.
+            let mut introspection = inner.introspection;
+            introspection.roots = introspection.roots.saturating_add(1);
+            introspection.depth = inner.type_depth.saturating_add(1);
+            introspection.of_type = inner.of_type;
+            introspection.complexity = inner.complexity.saturating_add(1);
+            return Ok(Measure {
+                depth: 1,
+                complexity: 1,
+                aliases,
+                type_depth: 1,
+                of_type: 0,
+                introspection,
+            });
+        }
+        let weight =
+            list_weight(self.limits, f, self.variables).or_else(|| introspection_list_weight(f));
+        let complexity = match weight {
             Some(weight) => weight.saturating_mul(inner.complexity.max(1)),
             None => inner.complexity.saturating_add(1),
         };
+        let of_type = f.name.node.as_str() == "ofType";
         Ok(Measure {
             depth: inner.depth.saturating_add(1),
             complexity,
-            aliases: inner.aliases.saturating_add(usize::from(f.alias.is_some())),
+            aliases,
+            type_depth: inner.type_depth.saturating_add(usize::from(!of_type)),
+            of_type: inner.of_type.saturating_add(usize::from(of_type)),
+            introspection: inner.introspection,
         })
     }
 
@@ -184,6 +263,12 @@ impl Limits {
         use apollo_parser::TokenKind;
         let mut tokens = 0usize;
         let mut nesting = 0usize;
+        // Which open brackets an `ofType` opened, and how many are open:
+        // the parser gives up at 64 nested selection sets, so a long
+        // `ofType` chain is refused here, by its own limit.
+        let mut opened_by_of_type = [false; MAX_NESTING + 1];
+        let mut of_type = 0usize;
+        let mut after_of_type = false;
         // Lexical errors are left to the parser, which reports them with a
         // position; only the counts matter here.
         for token in apollo_parser::Lexer::new(source).flatten() {
@@ -192,6 +277,20 @@ impl Limits {
                 TokenKind::Eof => break,
                 TokenKind::LCurly | TokenKind::LParen | TokenKind::LBracket => {
                     nesting += 1;
+                    let by_of_type = after_of_type && token.kind() == TokenKind::LCurly;
+                    if let Some(slot) = opened_by_of_type.get_mut(nesting) {
+                        *slot = by_of_type;
+                    }
+                    of_type += usize::from(by_of_type);
+                    if of_type > self.introspection_of_type {
+                        return Err(Refusal::Limit {
+                            limit: "introspection_of_type",
+                            message: format!(
+                                "the introspection nests `ofType` more than {} deep, the most allowed",
+                                self.introspection_of_type
+                            ),
+                        });
+                    }
                     if nesting > MAX_NESTING {
                         return Err(Refusal::Limit {
                             limit: "depth",
@@ -203,10 +302,14 @@ impl Limits {
                     }
                 }
                 TokenKind::RCurly | TokenKind::RParen | TokenKind::RBracket => {
+                    if opened_by_of_type.get(nesting).copied().unwrap_or(false) {
+                        of_type = of_type.saturating_sub(1);
+                    }
                     nesting = nesting.saturating_sub(1);
                 }
                 _ => {}
             }
+            after_of_type = token.kind() == TokenKind::Name && token.data() == "ofType";
             tokens += 1;
             if tokens > self.tokens {
                 return Err(Refusal::Limit {
@@ -270,6 +373,7 @@ impl Limits {
                 ),
             );
         }
+        self.check_introspection(&measure.introspection)?;
         if measure.depth > self.depth {
             return refuse(
                 "depth",
@@ -285,6 +389,49 @@ impl Limits {
                 format!(
                     "the query is too complex ({}; at most {}, list fields counting once per item of their page size): ask for smaller pages or fewer fields",
                     measure.complexity, self.complexity
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks the introspection of a document against its own limits, and
+    /// refuses it outright when introspection is turned off.
+    fn check_introspection(&self, measured: &Introspection) -> Result<(), Refusal> {
+        let refuse = |limit, message| Err(Refusal::Limit { limit, message });
+        if measured.roots == 0 {
+            return Ok(());
+        }
+        if !self.introspection_enabled() {
+            return refuse(
+                "introspection",
+                "introspection (`__schema`, `__type`) is turned off on this server; the schema is published at /schema.graphql".to_owned(),
+            );
+        }
+        if measured.of_type > self.introspection_of_type {
+            return refuse(
+                "introspection_of_type",
+                format!(
+                    "the introspection nests `ofType` {} deep; at most {} are allowed",
+                    measured.of_type, self.introspection_of_type
+                ),
+            );
+        }
+        if measured.depth > self.introspection_depth {
+            return refuse(
+                "introspection_depth",
+                format!(
+                    "the introspection is {} levels deep (not counting `ofType`); at most {} are allowed",
+                    measured.depth, self.introspection_depth
+                ),
+            );
+        }
+        if measured.complexity > self.introspection_complexity {
+            return refuse(
+                "introspection_complexity",
+                format!(
+                    "the introspection is too complex ({}; at most {}, each introspection list counting as {INTROSPECTION_LIST_WEIGHT} items): select fewer nested lists or introspect once per request",
+                    measured.complexity, self.introspection_complexity
                 ),
             );
         }
@@ -412,6 +559,72 @@ mod tests {
         assert_eq!(limits.check_source(&airy), Ok(()));
         let nested = format!("{}{}", "{ a ".repeat(300), "}".repeat(300));
         assert_eq!(limit(limits.check_source(&nested)), "depth");
+        let of_type = |n: usize| {
+            format!(
+                "{{ __type(name: \"A\") {{ {} name {} }} }}",
+                "ofType { ".repeat(n),
+                "}".repeat(n)
+            )
+        };
+        assert_eq!(limits.check_source(&of_type(10)), Ok(()));
+        assert_eq!(
+            limit(limits.check_source(&of_type(11))),
+            "introspection_of_type"
+        );
+        // Siblings are not nested.
+        let siblings = format!(
+            "{{ __type(name: \"A\") {{ {} }} }}",
+            "ofType { name } ".repeat(20)
+        );
+        assert_eq!(limits.check_source(&siblings), Ok(()));
+    }
+
+    #[test]
+    fn introspection_is_measured_apart_from_the_data_query() {
+        let all =
+            include_str!("../../../tests/fixtures/introspection-graphql-js-16-all-options.graphql");
+        let doc = async_graphql::parser::parse_query(all).expect("parses");
+        let (m, _, _) = Limits::default()
+            .measure(&doc, &Variables::default())
+            .expect("no fragment cycle");
+        eprintln!("graphql-js 16, all options: {m:?}");
+        assert_eq!(
+            (m.depth, m.complexity),
+            (1, 1),
+            "one field of the data query"
+        );
+        assert_eq!((m.introspection.depth, m.introspection.of_type), (6, 9));
+        assert_eq!(check(all), Ok(()));
+        // Beside data, the data query is still bounded as before.
+        let deep = format!(
+            "{{ __schema {{ types {{ name }} }} {}b{} }}",
+            "a { ".repeat(12),
+            "}".repeat(12)
+        );
+        assert_eq!(limit(check(&deep)), "depth");
+        let of_type = format!(
+            "{{ __type(name: \"A\") {{ {} name {} }} }}",
+            "ofType { ".repeat(11),
+            "}".repeat(11)
+        );
+        assert_eq!(limit(check(&of_type)), "introspection_of_type");
+        let fan_out =
+            "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
+        assert_eq!(limit(check(fan_out)), "introspection_depth");
+        let off = Limits {
+            introspection: false,
+            ..Limits::default()
+        };
+        let doc = async_graphql::parser::parse_query(
+            "{ ...F } fragment F on Query { __type(name: \"A\") { name } }",
+        )
+        .expect("parses");
+        assert_eq!(
+            limit(off.check(&doc, &Variables::default())),
+            "introspection"
+        );
+        let doc = async_graphql::parser::parse_query("{ __typename }").expect("parses");
+        assert_eq!(off.check(&doc, &Variables::default()), Ok(()));
     }
 
     #[test]

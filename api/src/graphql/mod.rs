@@ -44,11 +44,17 @@ pub fn build_schema(
     changes: ChangeSink,
     limits: &limits::Limits,
 ) -> QuickSchema {
-    builder()
+    let builder = builder()
         .data(db)
         .data(changes)
-        .extension(policy::Policy::new(*limits))
-        .finish()
+        .extension(policy::Policy::new(*limits));
+    // The policy refuses `__schema`/`__type` first, with its code; this
+    // keeps the schema itself from answering them either way.
+    if limits.introspection_enabled() {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The SDL of `schema`, with the `@specifiedBy` URLs introspection shows

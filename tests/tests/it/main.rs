@@ -9,6 +9,7 @@ mod errors;
 mod graphql;
 mod hostile;
 mod http;
+mod introspection;
 mod language;
 mod mutations;
 mod ops;

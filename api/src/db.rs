@@ -46,11 +46,6 @@ impl DbOptions {
     }
 }
 
-/// A statement budget from a flag's milliseconds; 0 is no limit.
-pub fn budget_ms(ms: u64) -> Option<Duration> {
-    (ms > 0).then(|| Duration::from_millis(ms))
-}
-
 /// Opens a pool. SQLite runs in WAL mode (readers never wait for the
 /// writer) with `synchronous=NORMAL` (durable at each checkpoint, never
 /// corrupt) and a busy timeout; foreign keys are enforced. The statement

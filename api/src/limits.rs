@@ -78,6 +78,18 @@ pub struct Limits {
     /// Requests per minute an anonymous client IP may make (0: no limit).
     #[arg(long = "rate-limit-per-minute", env = "QUICKTAKES_RATE_LIMIT_PER_MINUTE", global = true, default_value_t = Limits::DEFAULT.rate_limit_per_minute)]
     pub rate_limit_per_minute: u32,
+    /// WebSocket connections the server holds at once (0: no limit); one
+    /// more is closed at once with 1013 (try again later).
+    #[arg(long = "limit-ws-connections", env = "QUICKTAKES_LIMIT_WS_CONNECTIONS", global = true, default_value_t = Limits::DEFAULT.ws_connections)]
+    pub ws_connections: usize,
+    /// Operations (subscriptions, and queries still running) one WebSocket
+    /// connection may hold at once (0: no limit).
+    #[arg(long = "limit-ws-subscriptions", env = "QUICKTAKES_LIMIT_WS_SUBSCRIPTIONS", global = true, default_value_t = Limits::DEFAULT.ws_subscriptions)]
+    pub ws_subscriptions: usize,
+    /// Milliseconds a new WebSocket connection has to send its
+    /// `connection_init` before it is closed with 4408.
+    #[arg(long = "ws-init-timeout-ms", env = "QUICKTAKES_WS_INIT_TIMEOUT_MS", global = true, default_value_t = Limits::DEFAULT.ws_init_timeout_ms)]
+    pub ws_init_timeout_ms: u64,
     /// Failed token checks per minute a client IP may make; past them its
     /// requests with a token get 429 (0: no limit).
     #[arg(long = "auth-failures-per-minute", env = "QUICKTAKES_AUTH_FAILURES_PER_MINUTE", global = true, default_value_t = Limits::DEFAULT.auth_failures_per_minute)]
@@ -133,6 +145,9 @@ impl Limits {
         max_connections_per_address: 64,
         rate_limit_per_minute: 600,
         auth_failures_per_minute: 30,
+        ws_connections: 1_000,
+        ws_subscriptions: 20,
+        ws_init_timeout_ms: 10_000,
         introspection_depth: 7,
         introspection_of_type: 10,
         introspection_complexity: 150_000,
@@ -178,6 +193,21 @@ impl Limits {
     /// Anonymous requests per minute and address.
     pub fn anonymous_per_minute(&self) -> Option<NonZeroU32> {
         NonZeroU32::new(self.rate_limit_per_minute)
+    }
+
+    /// WebSocket connections the server holds at once.
+    pub fn ws_connection_cap(&self) -> Option<NonZeroUsize> {
+        NonZeroUsize::new(self.ws_connections)
+    }
+
+    /// Operations one WebSocket connection may hold at once.
+    pub fn ws_subscription_cap(&self) -> Option<NonZeroUsize> {
+        NonZeroUsize::new(self.ws_subscriptions)
+    }
+
+    /// How long a WebSocket connection may wait before `connection_init`.
+    pub fn ws_init_timeout(&self) -> Duration {
+        Duration::from_millis(self.ws_init_timeout_ms)
     }
 
     /// Failed token checks per minute and address.

@@ -3,8 +3,10 @@
 
 pub mod generate;
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Statement};
 
@@ -353,4 +355,60 @@ pub fn error_code(response: &serde_json::Value) -> &str {
     response["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or_default()
+}
+
+/// Longest any socket step of [`Server`] may take: a liveness bound, not a
+/// timing claim.
+const SERVER_PATIENCE: Duration = Duration::from_secs(10);
+
+/// A router served on 127.0.0.1 by the server's own accept loop
+/// ([`quicktakes::http::listener::serve`]), as `quicktakes serve` runs it:
+/// real sockets, so the limits see each peer's address.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Serves `router` on a free port of 127.0.0.1.
+    pub async fn start(
+        router: axum::Router,
+        limits: quicktakes::http::listener::ConnectionLimits,
+    ) -> Self {
+        let socket = tokio::net::TcpListener::bind((IpAddr::V4(Ipv4Addr::LOCALHOST), 0))
+            .await
+            .expect("bind");
+        let addr = socket.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(quicktakes::http::listener::serve(
+            socket,
+            router,
+            limits,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Self { addr, stop, task }
+    }
+
+    /// Opens a connection from `from` (any 127.0.0.0/8 address on Linux).
+    pub async fn connect(&self, from: IpAddr) -> tokio::net::TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(SocketAddr::new(from, 0)).expect("bind client");
+        tokio::time::timeout(SERVER_PATIENCE, socket.connect(self.addr))
+            .await
+            .expect("connects in time")
+            .expect("connects")
+    }
+
+    /// Stops the server; it must return.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(SERVER_PATIENCE, self.task)
+            .await
+            .expect("the server stops in time")
+            .expect("the server task ends cleanly");
+    }
 }

@@ -80,8 +80,7 @@ impl Loader<i32> for ArticleCountLoader {
     }
 }
 
-/// The loaders of one request (their caches live as long as the request;
-/// shared by the requests of one batch).
+/// The loaders of one request (their caches live as long as the request).
 #[derive(Clone)]
 pub struct Loaders {
     /// Subjects by id.
@@ -111,5 +110,14 @@ impl Loaders {
             links: cached(LinksLoader(db.clone())),
             article_counts: cached(ArticleCountLoader(db.clone())),
         }
+    }
+
+    /// Forgets what was loaded, so what resolves next reads the database
+    /// anew: each event of a subscription shows the data as it is then.
+    pub fn forget(&self) {
+        self.subjects.clear::<i32>();
+        self.articles.clear::<i64>();
+        self.links.clear::<i64>();
+        self.article_counts.clear::<i32>();
     }
 }

@@ -8,6 +8,7 @@ pub mod order;
 pub mod pagination;
 pub mod policy;
 pub mod query;
+pub mod request;
 pub mod subscription;
 pub mod types;
 

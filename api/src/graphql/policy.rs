@@ -4,10 +4,16 @@
 //!   walk before async-graphql validates it ([`super::limits`]);
 //! - `extensions.code` on parse ([`Error::ParseFailed`]) and validation
 //!   ([`Error::ValidationFailed`]) errors, which async-graphql leaves bare;
+//! - the request timeout, and one metric per operation;
 //! - response fields in selection order ([`super::order`]), for queries,
-//!   mutations and each subscription event.
+//!   mutations and each subscription event;
+//! - every error with a code: an error async-graphql raised without one
+//!   (a missing context value, say) is logged and masked as `INTERNAL`, and
+//!   masked errors carry the `requestId` the log files their cause under.
 
+use std::any::TypeId;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextSubscribe,
@@ -18,7 +24,8 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerError, ServerResult, ValidationResult};
 
 use super::limits::{Limits, Refusal};
-use crate::error::Error;
+use super::request::RequestId;
+use crate::error::{Code, Error, MASKED};
 
 /// Installs the policy on a schema (`Schema::build(…).extension(Policy::new(limits))`).
 pub struct Policy {
@@ -44,23 +51,133 @@ impl ExtensionFactory for Policy {
 /// The policy for one request (async-graphql creates one per request).
 struct PolicyExtension {
     limits: Limits,
-    /// The request's document and operation, kept to order its responses.
-    prepared: Arc<Mutex<Option<Prepared>>>,
+    /// The request's document, operation and id, kept to finish its responses.
+    prepared: Arc<Mutex<Prepared>>,
 }
 
-/// What ordering a response needs of its request.
+/// What finishing a response needs of its request.
+#[derive(Default)]
 struct Prepared {
-    doc: ExecutableDocument,
+    /// The document, to order the response by; `None` until prepared.
+    doc: Option<ExecutableDocument>,
     operation_name: Option<String>,
+    request_id: Option<String>,
+    /// When the request was first seen, for its latency metric.
+    started: Option<Instant>,
 }
 
 impl Prepared {
-    fn order(&self, response: &mut async_graphql::Response) {
-        super::order::in_selection_order(
-            &mut response.data,
-            &self.doc,
-            self.operation_name.as_deref(),
-        );
+    /// Orders the response and gives every error its code.
+    fn finish(&self, response: &mut async_graphql::Response) {
+        if let Some(doc) = &self.doc {
+            super::order::in_selection_order(
+                &mut response.data,
+                doc,
+                self.operation_name.as_deref(),
+            );
+        }
+        for error in &mut response.errors {
+            let code = error
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code"))
+                .cloned();
+            if code.is_none() && error.message.starts_with("Failed to parse") {
+                // An argument's value a scalar refused as the resolver read
+                // it: the client's to fix, and the message says how.
+                let field = error.path.iter().rev().find_map(|segment| match segment {
+                    async_graphql::PathSegment::Field(name) => Some(name.clone()),
+                    async_graphql::PathSegment::Index(_) => None,
+                });
+                let extensions = error.extensions.get_or_insert_with(Default::default);
+                extensions.set("code", Code::BadUserInput.as_str());
+                extensions.set("field", field.unwrap_or_default());
+            } else if code.is_none() {
+                // async-graphql's own text (it may name a Rust type); the
+                // log keeps it, the client gets the masked error.
+                tracing::error!(
+                    request_id = self.request_id.as_deref().unwrap_or(""),
+                    path = ?error.path,
+                    error = %error.message,
+                    "an error without a code was masked"
+                );
+                error.message = MASKED.to_owned();
+                error
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", Code::Internal.as_str());
+            }
+            let internal = error
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code"))
+                .is_some_and(|c| *c == async_graphql::Value::from(Code::Internal.as_str()));
+            if internal && let Some(id) = &self.request_id {
+                error
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .set("requestId", id.as_str());
+            }
+        }
+    }
+}
+
+/// The refusal of a request that ran past `timeout`.
+fn timed_out(timeout: Duration) -> async_graphql::Response {
+    tracing::warn!(?timeout, "request timed out");
+    let error = Error::QueryLimit {
+        limit: "timeout",
+        message: format!(
+            "the request ran longer than {} s and was stopped; a change it had not committed yet was rolled back",
+            timeout.as_secs_f64()
+        ),
+    };
+    async_graphql::Response::from_errors(vec![error.to_server_error()])
+}
+
+/// The outcome label of a response: its first error's code, lower-cased
+/// (`timeout` for the timeout), or `ok`.
+fn outcome(response: &async_graphql::Response) -> String {
+    let Some(extensions) = response.errors.first().and_then(|e| e.extensions.as_ref()) else {
+        return if response.errors.is_empty() {
+            "ok".to_owned()
+        } else {
+            "invalid".to_owned()
+        };
+    };
+    let text = |key: &str| match extensions.get(key) {
+        Some(async_graphql::Value::String(s)) => Some(s.to_ascii_lowercase()),
+        _ => None,
+    };
+    match (text("code"), text("limit")) {
+        (Some(_), Some(limit)) if limit == "timeout" => limit,
+        (Some(code), _) => code,
+        (None, _) => "invalid".to_owned(),
+    }
+}
+
+impl PolicyExtension {
+    /// Checks `request` against the limits before async-graphql parses
+    /// (again) or validates it, and keeps what finishing its responses needs.
+    fn prepare(&self, mut request: Request) -> Result<Request, Error> {
+        let variables = request.variables.clone();
+        let operation_name = request.operation_name.clone();
+        let request_id = request
+            .data
+            .get(&TypeId::of::<RequestId>())
+            .and_then(|d| d.downcast_ref::<RequestId>())
+            .map(|id| id.0.clone());
+        if let Ok(mut prepared) = self.prepared.lock() {
+            prepared.request_id.clone_from(&request_id);
+            prepared.started = Some(Instant::now());
+        }
+        let doc = parse(&self.limits, &mut request)?;
+        self.limits.check(doc, &variables).map_err(Error::from)?;
+        if let Ok(mut prepared) = self.prepared.lock() {
+            prepared.doc = Some(doc.clone());
+            prepared.operation_name = operation_name;
+        }
+        Ok(request)
     }
 }
 
@@ -69,22 +186,21 @@ impl Extension for PolicyExtension {
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
-        mut request: Request,
+        request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let variables = request.variables.clone();
-        let operation_name = request.operation_name.clone();
-        let doc = parse(&self.limits, &mut request).map_err(|e| e.to_server_error())?;
-        self.limits
-            .check(doc, &variables)
-            .map_err(|refusal| Error::from(refusal).to_server_error())?;
-        if let Ok(mut prepared) = self.prepared.lock() {
-            *prepared = Some(Prepared {
-                doc: doc.clone(),
-                operation_name,
-            });
-        }
-        next.run(ctx, request).await
+        let started = Instant::now();
+        let label = crate::metrics::operation_label(request.operation_name.as_deref());
+        let prepared = self.prepare(request).map_err(|error| {
+            // Refused before it ran: counted here, as `execute` never sees it.
+            crate::metrics::record_operation(
+                &label,
+                &error.code().as_str().to_ascii_lowercase(),
+                started.elapsed().as_secs_f64(),
+            );
+            error.to_server_error()
+        })?;
+        next.run(ctx, prepared).await
     }
 
     async fn execute(
@@ -93,12 +209,25 @@ impl Extension for PolicyExtension {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> async_graphql::Response {
-        let mut response = next.run(ctx, operation_name).await;
-        if let Ok(prepared) = self.prepared.lock()
-            && let Some(prepared) = prepared.as_ref()
-        {
-            prepared.order(&mut response);
+        let started = Instant::now();
+        let timeout = self.limits.request_timeout();
+        // Dropping a mutation's future rolls back what it had not committed.
+        let mut response = if timeout.is_zero() {
+            timed_out(timeout)
+        } else {
+            match tokio::time::timeout(timeout, next.run(ctx, operation_name)).await {
+                Ok(response) => response,
+                Err(_elapsed) => timed_out(timeout),
+            }
+        };
+        if let Ok(prepared) = self.prepared.lock() {
+            prepared.finish(&mut response);
         }
+        crate::metrics::record_operation(
+            &crate::metrics::operation_label(operation_name),
+            &outcome(&response),
+            started.elapsed().as_secs_f64(),
+        );
         response
     }
 
@@ -109,13 +238,13 @@ impl Extension for PolicyExtension {
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, async_graphql::Response> {
         // The request is prepared only once the stream is first polled.
+        // A query or mutation sent this way was finished by `execute`
+        // already; finishing twice changes nothing.
         let prepared = self.prepared.clone();
         next.run(ctx, stream)
             .map(move |mut response| {
-                if let Ok(prepared) = prepared.lock()
-                    && let Some(prepared) = prepared.as_ref()
-                {
-                    prepared.order(&mut response);
+                if let Ok(prepared) = prepared.lock() {
+                    prepared.finish(&mut response);
                 }
                 response
             })
@@ -128,6 +257,13 @@ impl Extension for PolicyExtension {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         next.run(ctx).await.map_err(|errors| {
+            if let Ok(prepared) = self.prepared.lock() {
+                crate::metrics::record_operation(
+                    &crate::metrics::operation_label(prepared.operation_name.as_deref()),
+                    "graphql_validation_failed",
+                    prepared.started.map_or(0.0, |s| s.elapsed().as_secs_f64()),
+                );
+            }
             errors
                 .into_iter()
                 .map(|e| {

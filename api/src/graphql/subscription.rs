@@ -6,6 +6,7 @@ use futures_util::Stream;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
+use super::loaders::Loaders;
 use super::query::article_id;
 use super::types::Article;
 use crate::service::changes::ChangeSink;
@@ -26,13 +27,18 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Article>> {
         let only = id.as_ref().map(|i| article_id("id", i)).transpose()?;
         let db = ctx.data::<sea_orm::DatabaseConnection>()?.clone();
+        let loaders = ctx.data::<Loaders>()?.clone();
         let changes = ctx.data::<ChangeSink>()?.subscribe();
         // A subscriber that fell behind skips what it missed; a deleted
-        // article is not sent.
+        // article is not sent. Events resolve one after another, so
+        // forgetting the loaders' caches before each gives every event
+        // fresh nested data (a subject renamed between two events shows
+        // its new name in the second).
         Ok(BroadcastStream::new(changes)
             .filter_map(move |r| r.ok().filter(|changed| only.is_none_or(|o| o == *changed)))
             .then(move |changed| {
                 let db = db.clone();
+                loaders.forget();
                 async move {
                     lookup::live_article(&db, ArticleKey::Id(changed))
                         .await

@@ -13,20 +13,52 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-mod auth;
 mod wire;
 
-use auth::authenticate;
+pub(super) use wire::request_from_params;
 use wire::{
-    MediaType, Stage, check_operation, negotiate, refusal, refuse, request_error,
-    request_from_params, request_id,
+    MediaType, Stage, check_operation, negotiate, refusal, refuse, request_error, request_id,
 };
 
 use super::AppState;
+use super::auth::{Refused, editor_for};
 use super::throttle::ClientIp;
-use crate::error::{Code, Error};
-use crate::graphql::loaders::Loaders;
+use crate::error::Error;
 use crate::graphql::policy;
+use crate::graphql::request::{Caller, is_request_error};
+use crate::service::token::Editor;
+
+/// The editor a request's `Authorization` header names; a refusal
+/// (`UNAUTHENTICATED`, 401) when the header is malformed, or the token
+/// unknown or revoked, reads included, so a misconfigured client notices.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+    media: MediaType,
+) -> Result<Option<Editor>, Response> {
+    let value = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(value)) => Some(value),
+        // Not text: no token can be read from it.
+        Some(Err(_)) => Some(""),
+    };
+    editor_for(state, value, client).await.map_err(|refused| {
+        let error = match refused {
+            Refused::TooManyFailures(wait) => {
+                return super::throttle::TooManyFailures(wait).into_response();
+            }
+            // The token may well be valid: a database outage is the
+            // server's failure, never the client's (401 would make it drop
+            // its token).
+            Refused::Unavailable(error) => error,
+            Refused::Malformed | Refused::Unknown => {
+                Error::Unauthenticated(refused.message().to_owned())
+            }
+        };
+        refusal(media, Stage::Http, &error, headers)
+    })
+}
 
 /// Checks a batch's size and parses each of its documents (after its token
 /// budget), before anything runs. The schema's policy checks the other
@@ -70,40 +102,6 @@ fn refuse_before_running(
     None
 }
 
-/// Gives masked internal errors the request id under which the log holds
-/// the cause.
-fn shape_errors(response: &mut async_graphql::Response, request_id: &str) {
-    for error in &mut response.errors {
-        let internal = error
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("code"))
-            .is_some_and(|c| *c == async_graphql::Value::from(Code::Internal.as_str()));
-        if internal {
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("requestId", request_id);
-        }
-    }
-}
-
-/// The `code` of a response's first error, lower-cased, or `ok`.
-fn outcome(response: &async_graphql::Response) -> String {
-    match response.errors.first() {
-        None => "ok".to_owned(),
-        Some(e) => e
-            .extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .and_then(|c| match c {
-                async_graphql::Value::String(s) => Some(s.to_ascii_lowercase()),
-                _ => None,
-            })
-            .unwrap_or_else(|| "invalid".to_owned()),
-    }
-}
-
 /// Runs the request(s) and writes the response in the negotiated media type.
 async fn execute(
     state: &AppState,
@@ -119,79 +117,34 @@ async fn execute(
     if let Some(refused) = refuse_before_running(state, media, headers, &mut batch) {
         return refused;
     }
-    let request_id = request_id(headers);
-    let operations: Vec<String> = match &batch {
-        BatchRequest::Single(r) => {
-            vec![crate::metrics::operation_label(r.operation_name.as_deref())]
+    let caller = Caller {
+        editor,
+        request_id: request_id(headers),
+    };
+    let pools = state.pools();
+    let batch = match batch {
+        BatchRequest::Single(r) => BatchRequest::Single(pools.prepare(&caller, r)),
+        BatchRequest::Batch(rs) => {
+            BatchRequest::Batch(rs.into_iter().map(|r| pools.prepare(&caller, r)).collect())
         }
-        BatchRequest::Batch(rs) => rs
-            .iter()
-            .map(|r| crate::metrics::operation_label(r.operation_name.as_deref()))
-            .collect(),
     };
-    // Request data overrides the schema's: anonymous reads run on the read
-    // pool, editors on the main one.
-    let pool = if editor.is_some() {
-        &state.db
-    } else {
-        &state.read_db
-    };
-    let mut batch = batch.data(Loaders::new(pool)).data(pool.clone());
-    if let Some(editor) = editor {
-        batch = batch.data(editor);
-    }
+    let operations: Vec<String> = batch
+        .iter()
+        .map(|r| crate::metrics::operation_label(r.operation_name.as_deref()))
+        .collect();
     let started = std::time::Instant::now();
-    let mut response = match run_guarded(
-        state.limits.request_timeout(),
-        state.schema.execute_batch(batch),
-    )
-    .await
-    {
-        Ok(response) => response,
-        Err(stop) => {
-            let elapsed = started.elapsed().as_secs_f64();
-            let (outcome, response) = match stop {
-                Stopped::TimedOut => {
-                    tracing::warn!(timeout = ?state.limits.request_timeout(), "request timed out");
-                    let error = Error::QueryLimit {
-                        limit: "timeout",
-                        message: format!(
-                            "the request ran longer than {} s and was stopped; a change it had not committed yet was rolled back",
-                            state.limits.request_timeout().as_secs_f64()
-                        ),
-                    };
-                    ("timeout", refusal(media, Stage::Graphql, &error, headers))
-                }
-                // The panic hook logged the cause, under this request's span.
-                Stopped::Panicked => (
-                    "internal",
-                    refusal(media, Stage::Http, &Error::Panicked, headers),
-                ),
-            };
-            for op in &operations {
-                crate::metrics::record_operation(op, outcome, elapsed);
-            }
-            return response;
+    // The schema's policy applies the timeout and counts each operation;
+    // a panic is this transport's to answer.
+    let Ok(response) = run_guarded(state.schema.execute_batch(batch)).await else {
+        let elapsed = started.elapsed().as_secs_f64();
+        for op in &operations {
+            crate::metrics::record_operation(op, "internal", elapsed);
         }
+        return refusal(media, Stage::Http, &Error::Panicked, headers);
     };
-    let elapsed = started.elapsed().as_secs_f64();
-    match &mut response {
-        BatchResponse::Single(r) => {
-            shape_errors(r, &request_id);
-            crate::metrics::record_operation(&operations[0], &outcome(r), elapsed);
-        }
-        BatchResponse::Batch(rs) => {
-            for (r, op) in rs.iter_mut().zip(&operations) {
-                shape_errors(r, &request_id);
-                crate::metrics::record_operation(op, &outcome(r), elapsed);
-            }
-        }
-    }
     let (status, body) = match response {
         BatchResponse::Single(r) => {
-            let request_error = r.data == async_graphql::Value::Null
-                && !r.errors.is_empty()
-                && r.errors.iter().all(|e| e.path.is_empty());
+            let request_error = is_request_error(&r);
             let mut body = serde_json::to_value(&r).unwrap_or(Value::Null);
             if request_error && let Value::Object(map) = &mut body {
                 // A request error never started execution: it has no `data`.
@@ -216,33 +169,19 @@ async fn execute(
     response
 }
 
-/// Why a request produced no GraphQL response.
+/// A request that panicked; the panic hook has logged where.
 #[derive(Debug, PartialEq, Eq)]
-enum Stopped {
-    /// It ran past the request timeout and was dropped.
-    TimedOut,
-    /// It panicked; the panic hook has logged where.
-    Panicked,
-}
+struct Panicked;
 
-/// Runs a request's future within `timeout`, turning a panic into
-/// [`Stopped::Panicked`] so the client still gets an answer. A zero budget
-/// stops the request before it runs, whatever the timer's granularity.
-async fn run_guarded<T>(
-    timeout: std::time::Duration,
-    run: impl Future<Output = T>,
-) -> Result<T, Stopped> {
+/// Runs a request's future, turning a panic into [`Panicked`] so the client
+/// still gets an answer.
+async fn run_guarded<T>(run: impl Future<Output = T>) -> Result<T, Panicked> {
     use futures_util::FutureExt;
-    if timeout.is_zero() {
-        return Err(Stopped::TimedOut);
-    }
     // Nothing the future borrows is looked at again after a panic.
-    let guarded = std::panic::AssertUnwindSafe(run).catch_unwind();
-    match tokio::time::timeout(timeout, guarded).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(_panic)) => Err(Stopped::Panicked),
-        Err(_elapsed) => Err(Stopped::TimedOut),
-    }
+    std::panic::AssertUnwindSafe(run)
+        .catch_unwind()
+        .await
+        .map_err(|_panic| Panicked)
 }
 
 /// `GET /graphql?query=…`: queries only.
@@ -387,17 +326,14 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_panic_in_a_request_becomes_a_stop_not_a_dropped_connection() {
-        let outcome = run_guarded(std::time::Duration::from_secs(5), async {
+    async fn a_panic_in_a_request_becomes_an_answer_not_a_dropped_connection() {
+        let outcome = run_guarded(async {
             let offsets: Vec<u64> = Vec::new();
             // Indexing past the end panics, as any bug in a resolver might.
             offsets[usize::from(offsets.is_empty())]
         })
         .await;
-        assert_eq!(outcome, Err(Stopped::Panicked));
-        let fine = run_guarded(std::time::Duration::from_secs(5), async { 7 }).await;
-        assert_eq!(fine, Ok(7));
-        let late = run_guarded(std::time::Duration::ZERO, async { 7 }).await;
-        assert_eq!(late, Err(Stopped::TimedOut));
+        assert_eq!(outcome, Err(Panicked));
+        assert_eq!(run_guarded(async { 7 }).await, Ok(7));
     }
 }

@@ -1,9 +1,11 @@
 //! The HTTP surface: `fn app(state) -> Router`, so tests drive the same
 //! router the server runs.
 
+mod auth;
 pub mod graphql;
 pub mod listener;
 pub mod throttle;
+mod ws;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -101,6 +103,11 @@ pub struct AppState {
     limiter: Option<Arc<AddressLimiter>>,
     /// Per-IP budget of failed token checks.
     auth_failures: Option<Arc<FailureBudget>>,
+    /// Origins allowed to call the API from a browser (and to open a
+    /// WebSocket); empty: any.
+    cors_origins: Arc<[String]>,
+    /// Places under the cap on WebSocket connections; `None`: no cap.
+    ws_permits: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl AppState {
@@ -122,6 +129,11 @@ impl AppState {
                 .limits
                 .auth_failures()
                 .map(|n| Arc::new(FailureBudget::per_minute(n))),
+            cors_origins: config.cors_origins.clone().into(),
+            ws_permits: config
+                .limits
+                .ws_connection_cap()
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n.get()))),
         }
     }
 
@@ -136,6 +148,14 @@ impl AppState {
             return Ok(None);
         };
         budget.reserve(ip).map(Some).map_err(TooManyFailures)
+    }
+
+    /// The pools requests run on.
+    pub fn pools(&self) -> crate::graphql::request::Pools {
+        crate::graphql::request::Pools {
+            main: self.db.clone(),
+            read: self.read_db.clone(),
+        }
     }
 
     /// Anonymous requests read through `pool` instead of the main one.
@@ -287,10 +307,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
     crate::metrics::install();
     let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
-        .route_service(
-            "/graphql/ws",
-            async_graphql_axum::GraphQLSubscription::new(state.schema.clone()),
-        )
+        .route("/graphql/ws", get(ws::upgrade))
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     let mut router = Router::new()
         .merge(graphql)

@@ -2,16 +2,15 @@
 //! and idle timeouts, the per-address connection cap, the peer address the
 //! limits see, the metrics address, WebSocket upgrades and shutdown.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use quicktakes::http::HttpConfig;
-use quicktakes::http::listener::{self, ConnectionLimits};
-use quicktakes_tests::TestApp;
+use quicktakes::http::listener::ConnectionLimits;
+use quicktakes_tests::{Server, TestApp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::oneshot;
+use tokio::net::TcpStream;
 
 /// Longest any socket step may take: a liveness bound, not a timing claim.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -19,46 +18,6 @@ const PATIENCE: Duration = Duration::from_secs(10);
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
 /// Another client: loopback covers 127.0.0.0/8 on Linux.
 const NEIGHBOUR: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-
-/// A router served on 127.0.0.1 by the server's own accept loop.
-struct Server {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Server {
-    async fn start(router: axum::Router, limits: ConnectionLimits) -> Self {
-        let socket = tokio::net::TcpListener::bind((LOCAL, 0))
-            .await
-            .expect("bind");
-        let addr = socket.local_addr().expect("address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(listener::serve(socket, router, limits, async {
-            let _ = stopped.await;
-        }));
-        Self { addr, stop, task }
-    }
-
-    /// Opens a connection from `from`.
-    async fn connect(&self, from: IpAddr) -> TcpStream {
-        let socket = TcpSocket::new_v4().expect("socket");
-        socket.bind(SocketAddr::new(from, 0)).expect("bind client");
-        tokio::time::timeout(PATIENCE, socket.connect(self.addr))
-            .await
-            .expect("connects in time")
-            .expect("connects")
-    }
-
-    /// Stops the server; it must return.
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(PATIENCE, self.task)
-            .await
-            .expect("the server stops in time")
-            .expect("the server task ends cleanly");
-    }
-}
 
 fn limits(header_read_ms: u64, idle_ms: u64, cap: usize) -> ConnectionLimits {
     ConnectionLimits {

@@ -19,3 +19,4 @@ mod robustness;
 mod search_bounds;
 mod seed_job;
 mod statement_budget;
+mod websocket;

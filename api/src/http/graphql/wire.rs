@@ -136,7 +136,7 @@ pub(super) fn request_error(
 }
 
 /// Builds a request from the GraphQL-over-HTTP parameters, checking their types.
-pub(super) fn request_from_params(
+pub(crate) fn request_from_params(
     params: &Map<String, Value>,
 ) -> Result<Request, (&'static str, String)> {
     let query = match params.get("query") {

@@ -1,7 +1,7 @@
 //! The root `Subscription` type: live article changes over
 //! `graphql-transport-ws`, as the [`ChangeSink`] delivers them.
 
-use async_graphql::{Context, ID, Result, Subscription};
+use async_graphql::{Context, ErrorExtensions, ID, Result, Subscription};
 use futures_util::Stream;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
@@ -24,13 +24,14 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only this article.")] id: Option<ID>,
-    ) -> Result<impl Stream<Item = Article>> {
+    ) -> Result<impl Stream<Item = Result<Article>>> {
         let only = id.as_ref().map(|i| article_id("id", i)).transpose()?;
         let db = ctx.data::<sea_orm::DatabaseConnection>()?.clone();
         let loaders = ctx.data::<Loaders>()?.clone();
         let changes = ctx.data::<ChangeSink>()?.subscribe();
         // A subscriber that fell behind skips what it missed; a deleted
-        // article is not sent. Events resolve one after another, so
+        // article is not sent; an article that could not be read is an
+        // event with the (masked, logged) error. Events resolve one after another, so
         // forgetting the loaders' caches before each gives every event
         // fresh nested data (a subject renamed between two events shows
         // its new name in the second).
@@ -39,13 +40,11 @@ impl Subscription {
             .then(move |changed| {
                 let db = db.clone();
                 loaders.forget();
-                async move {
-                    lookup::live_article(&db, ArticleKey::Id(changed))
-                        .await
-                        .ok()
-                        .flatten()
-                }
+                async move { lookup::live_article(&db, ArticleKey::Id(changed)).await }
             })
-            .filter_map(|live| live.map(Article)))
+            .filter_map(|live| match live {
+                Ok(live) => live.map(|a| Ok(Article(a))),
+                Err(error) => Some(Err(error.extend())),
+            }))
     }
 }

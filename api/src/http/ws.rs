@@ -58,9 +58,7 @@ pub async fn upgrade(
 ) -> HttpResponse {
     if !state.cors_origins.is_empty()
         && let Some(origin) = headers.get(header::ORIGIN)
-        && !origin
-            .to_str()
-            .is_ok_and(|o| state.cors_origins.iter().any(|allowed| allowed == o))
+        && !origin_allowed(&state.cors_origins, origin.to_str().ok(), &headers)
     {
         return (
             StatusCode::FORBIDDEN,
@@ -103,6 +101,22 @@ pub async fn upgrade(
             };
             connection.run(socket).await;
         })
+}
+
+/// Whether a page from `origin` may open a WebSocket: it is listed, or it
+/// is this server's own (GraphiQL), as a same-origin request always may.
+/// The scheme is not compared: behind a TLS-terminating proxy the page is
+/// `https` while the server sees plain HTTP.
+fn origin_allowed(listed: &[String], origin: Option<&str>, headers: &HeaderMap) -> bool {
+    let Some(origin) = origin else {
+        return false;
+    };
+    if listed.iter().any(|allowed| allowed == origin) {
+        return true;
+    }
+    let authority = origin.split_once("://").map(|(_, rest)| rest);
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    authority.is_some() && authority == host
 }
 
 /// A message from the client.

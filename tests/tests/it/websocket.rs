@@ -275,6 +275,17 @@ async fn an_origin_outside_the_cors_list_is_refused_before_the_upgrade() {
         let mut ws = upgrade(&server, allowed).await.expect("upgraded");
         ws.init(None).await;
     }
+    // The server's own pages (GraphiQL) are same-origin: always allowed,
+    // whatever the list; the same host on another port is another origin.
+    let own = format!("http://{}", server.addr);
+    let mut ws = upgrade(&server, Some(&own)).await.expect("upgraded");
+    ws.init(None).await;
+    let other_port = format!("http://{}:1", server.addr.ip());
+    assert_eq!(
+        upgrade(&server, Some(&other_port)).await.err(),
+        Some(403),
+        "{other_port}"
+    );
 
     // Without a list, browsers of any origin may connect.
     let app = TestApp::new().await;

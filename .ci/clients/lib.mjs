@@ -13,6 +13,8 @@ export const QT_URL = required('QT_URL').replace(/\/$/, '');
 export const QT_WS_URL = QT_URL.replace(/^http/, 'ws') + '/graphql/ws';
 /** An editor token's secret. */
 export const QT_TOKEN = required('QT_TOKEN');
+/** A revoked editor token's secret. */
+export const QT_REVOKED_TOKEN = required('QT_REVOKED_TOKEN');
 /** The seed article: it has a subject and related links. */
 export const SEED_ID = '118109';
 

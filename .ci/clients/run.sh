@@ -66,9 +66,11 @@ fi
 # The secret is printed alone on the last line.
 token=$("$BIN" token create --name clients-ci --role editor | tail -n 1)
 [[ $token == qt_* ]] || { echo "$0: token create printed no secret: $token" >&2; exit 1; }
+revoked=$("$BIN" token create --name clients-ci-revoked --role editor | tail -n 1)
+"$BIN" token revoke clients-ci-revoked >/dev/null
 
 status=0
-QT_URL="http://127.0.0.1:$port" QT_TOKEN="$token" QT_BIN="$BIN" QT_ARTIFACTS="$artifacts" \
+QT_URL="http://127.0.0.1:$port" QT_TOKEN="$token" QT_REVOKED_TOKEN="$revoked" QT_BIN="$BIN" QT_ARTIFACTS="$artifacts" \
   QT_SEEDS="$repo/seeds" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" \
   node --test --test-reporter=spec --test-timeout=90000 "$@" "$here"/test/*.test.mjs || status=$?
 

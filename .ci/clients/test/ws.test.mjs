@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { QT_WS_URL, QT_TOKEN, SEED_ID, gql, gqlData, within } from '../lib.mjs';
+import { QT_WS_URL, QT_TOKEN, QT_REVOKED_TOKEN, SEED_ID, gql, gqlData, within } from '../lib.mjs';
 
 function client(connectionParams, extra = {}) {
   return createClient({
@@ -105,18 +105,41 @@ test('an editor subscription sees its own mutation, nested fields resolved', asy
   }
 });
 
-test('an unknown token in connectionParams closes the socket with 4403', async () => {
+async function refusedWith4403(connectionParams) {
   let closed;
-  const c = client(
-    { Authorization: 'Bearer qt_this-token-does-not-exist' },
-    { on: { closed: (event) => (closed = event) } },
-  );
+  const c = client(connectionParams, { on: { closed: (event) => (closed = event) } });
   try {
     const { results, error } = await runOnce(c, { query: '{ __typename }' });
-    assert.deepEqual(results, [], 'no answer on a refused connection');
+    assert.deepEqual(results, [], `no answer on a refused connection: ${JSON.stringify(results)}`);
     assert.ok(error, 'the operation fails');
     assert.equal(error.code, 4403, `close code ${error.code} (${error.reason}); expected 4403`);
     assert.equal(closed?.code, 4403);
+  } finally {
+    await c.dispose();
+  }
+}
+
+test('an unknown token in connectionParams closes the socket with 4403', async () => {
+  await refusedWith4403({ Authorization: 'Bearer qt_this-token-does-not-exist' });
+});
+
+test('a revoked token in connectionParams closes the socket with 4403', async () => {
+  const http = await gql('{ __typename }', {}, { token: QT_REVOKED_TOKEN });
+  assert.equal(http.status, 401, 'HTTP refuses the revoked token too');
+  await refusedWith4403({ authorization: `Bearer ${QT_REVOKED_TOKEN}` });
+});
+
+test('a lowercase `authorization` key authenticates the connection too', async () => {
+  const c = client({ authorization: `Bearer ${QT_TOKEN}` });
+  try {
+    const { results, error } = await runOnce(c, {
+      query: `mutation($id: ID!) { adjustScore(id: $id, delta: 0.5, note: "real-client ws test") { id version } }`,
+      variables: { id: SEED_ID },
+    });
+    assert.equal(error, undefined, `failed: ${JSON.stringify(error)} ${error?.code ?? ''}`);
+    assert.equal(results.length, 1);
+    assert.equal(results[0].errors, undefined, `errors: ${JSON.stringify(results[0].errors)}`);
+    assert.equal(results[0].data.adjustScore.id, SEED_ID);
   } finally {
     await c.dispose();
   }

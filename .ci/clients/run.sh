@@ -4,7 +4,7 @@
 # database with the repository's seeds.
 #
 #   npm ci --prefix .ci/clients
-#   BIN=target/debug/quicktakes .ci/clients/run.sh [node --test args...]
+#   BIN=target/debug/quicktakes .ci/clients/run.sh [node --test options, e.g. --test-name-pattern=ws]
 #
 # BIN       the server binary (default target/debug/quicktakes)
 # CHROMIUM  the browser (default /usr/bin/chromium; Debian's `chromium`)
@@ -72,7 +72,7 @@ revoked=$("$BIN" token create --name clients-ci-revoked --role editor | tail -n 
 status=0
 QT_URL="http://127.0.0.1:$port" QT_TOKEN="$token" QT_REVOKED_TOKEN="$revoked" QT_BIN="$BIN" QT_ARTIFACTS="$artifacts" \
   QT_SEEDS="$repo/seeds" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" \
-  node --test --test-reporter=spec --test-timeout=90000 "$@" "$here"/test/*.test.mjs || status=$?
+  node --test --test-reporter=spec --test-concurrency=1 --test-timeout=90000 "$@" "$here"/test/*.test.mjs || status=$?
 
 if [[ $status -ne 0 ]]; then
   echo "---- server log (127.0.0.1:$port) ----" >&2

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { QT_URL } from '../lib.mjs';
+import { QT_URL, QT_TOKEN, SEED_ID, gqlData } from '../lib.mjs';
 
 const artifacts = process.env.QT_ARTIFACTS ?? mkdtempSync(join(tmpdir(), 'qt-graphiql-'));
 let browser;
@@ -102,6 +102,41 @@ test('/graphiql?query=&variables= opens that query and those variables', async (
       ['Linked', '<untitled>'],
       'the second link opened a second tab',
     );
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a subscription run in GraphiQL streams changes over the browser\'s WebSocket', async () => {
+  const query = `subscription {\n  articleChanged(id: "${SEED_ID}") {\n    id\n    version\n    subject {\n      name\n    }\n  }\n}`;
+  const { context, page, problems } = await newPage();
+  try {
+    await page.goto(`${QT_URL}/graphiql?query=${encodeURIComponent(query)}`);
+    await page.locator('.graphiql-query-editor .CodeMirror').waitFor({ timeout: 20000 });
+    assert.equal(await queryEditorValue(page), query);
+    await page.locator('.graphiql-execute-button').click();
+    await page.waitForTimeout(500); // the subscribe reaches the server
+    const changed = (
+      await gqlData(
+        `mutation($id: ID!) { adjustScore(id: $id, delta: 0.25, note: "real-client graphiql test") { version } }`,
+        { id: SEED_ID },
+        { token: QT_TOKEN },
+      )
+    ).adjustScore;
+    const handle = await page.waitForFunction(
+      (version) => {
+        const text = document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue() ?? '';
+        return text.includes(`"version": ${version}`) ? text : false;
+      },
+      changed.version,
+      { timeout: 20000 },
+    );
+    const response = JSON.parse(await handle.jsonValue());
+    assert.deepEqual(response, {
+      data: { articleChanged: { id: SEED_ID, version: changed.version, subject: { name: 'Medicine' } } },
+    });
+    await page.screenshot({ path: join(artifacts, 'graphiql-subscription.png') });
     assert.deepEqual(problems, []);
   } finally {
     await context.close();

@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextSubscribe,
-    NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextResolve,
+    NextSubscribe, NextValidation, ResolveInfo,
 };
 use async_graphql::futures_util::stream::{BoxStream, StreamExt};
 use async_graphql::parser::types::ExecutableDocument;
@@ -249,6 +249,22 @@ impl Extension for PolicyExtension {
                 response
             })
             .boxed()
+    }
+
+    /// `__schema { description }` is null, as the SDL has none:
+    /// async-graphql answers a fixed text of its own (graphql-js would
+    /// then print a `schema` block the SDL lacks), and has no way to set one.
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<async_graphql::Value>> {
+        if info.is_for_introspection && info.parent_type == "__Schema" && info.name == "description"
+        {
+            return Ok(Some(async_graphql::Value::Null));
+        }
+        next.run(ctx, info).await
     }
 
     async fn validation(

@@ -97,6 +97,14 @@ fn pool_state(db: &DatabaseConnection) -> (u32, usize) {
     }
 }
 
+/// Counts the SQL statements run through `db` as
+/// `quicktakes_db_statements_total{pool}`, so a benchmark can read how many
+/// statements a request costs. Set only with `--metrics-bind`.
+pub fn count_statements(db: &mut DatabaseConnection, pool: &'static str) {
+    let counter = metrics::counter!("quicktakes_db_statements_total", "pool" => pool);
+    db.set_metric_callback(move |_| counter.increment(1));
+}
+
 /// Counts a connection refused for its address's connection cap.
 pub fn record_connection_refused() {
     metrics::counter!("quicktakes_http_connections_refused_total").increment(1);

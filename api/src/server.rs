@@ -23,7 +23,12 @@ use crate::service::changes::ChangeSink;
 /// `--db-read-statement-timeout-ms` budget.
 pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Result<()> {
     let bind = args.bind;
-    let db = connect(options).await?;
+    let mut db = connect(options).await?;
+    let metrics_on = args.metrics_bind.is_some();
+    if metrics_on {
+        crate::metrics::install();
+        crate::metrics::count_statements(&mut db, "main");
+    }
     migrate_up(&db).await?;
     let changes = ChangeSink::default();
     if article_count(&db).await? == 0 && args.seeds.exists() {
@@ -44,12 +49,16 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Re
         statement_timeout: limits.read_statement_budget(),
         ..options.clone()
     };
+    let mut read_pool = connect(&reads).await?;
+    if metrics_on {
+        crate::metrics::count_statements(&mut read_pool, "read");
+    }
     let state = AppState::new(
         build_schema(db.clone(), changes, &config.limits),
         db,
         &config,
     )
-    .with_read_pool(connect(&reads).await?);
+    .with_read_pool(read_pool);
     let public = bind_to(bind).await?;
     let metrics = match args.metrics_bind {
         Some(addr) => Some((bind_to(addr).await?, metrics)),

@@ -72,6 +72,10 @@ async fn serve_puts_metrics_on_their_own_address_and_times_out_stalled_headers()
     }
     assert!(ready.expect("server answers").starts_with("HTTP/1.1 200"));
 
+    // An anonymous read runs on the read pool; its statements are counted.
+    let read = ask(port, "/graphql?query=%7Bsubjects%7Bname%7D%7D").expect("graphql answer");
+    assert!(read.starts_with("HTTP/1.1 200"), "{read}");
+
     let public = ask(port, "/metrics").expect("public answer");
     assert!(public.starts_with("HTTP/1.1 404"), "{public}");
     let metrics = ask(metrics_port, "/metrics").expect("metrics answer");
@@ -79,6 +83,14 @@ async fn serve_puts_metrics_on_their_own_address_and_times_out_stalled_headers()
     assert!(
         metrics.contains("quicktakes_http_requests_total{path=\"/readyz\",status=\"200\"}"),
         "{metrics}"
+    );
+    let statements = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("quicktakes_db_statements_total{pool=\"read\"} "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert!(
+        statements.is_some_and(|n| n >= 1),
+        "the read's statements are counted: {metrics}"
     );
 
     let mut stalled = TcpStream::connect(("127.0.0.1", port)).expect("connect");

@@ -268,6 +268,20 @@ impl TestApp {
         assert!(report.problems.is_empty(), "{:?}", report.problems);
     }
 
+    /// `request` with the data every transport gives an anonymous request
+    /// (the server's one factory), to run straight on [`TestApp::schema`].
+    pub fn anonymous(&self, request: async_graphql::Request) -> async_graphql::Request {
+        let pools = quicktakes::graphql::request::Pools {
+            main: self.t.db.clone(),
+            read: self.t.db.clone(),
+        };
+        let caller = quicktakes::graphql::request::Caller {
+            editor: None,
+            request_id: "test".to_owned(),
+        };
+        pools.prepare(&caller, request)
+    }
+
     /// SQL statements run so far.
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)

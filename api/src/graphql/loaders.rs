@@ -12,6 +12,7 @@ use entity::{article, article_link, subject};
 use sea_orm::DatabaseConnection;
 
 use crate::error::Error;
+use crate::service::lookup::Texts;
 use crate::service::{listing, lookup, subject as subjects};
 
 /// A loader's failure, shared by every key of its batch.
@@ -39,14 +40,14 @@ impl Loader<i32> for SubjectLoader {
 /// Live articles by id (link targets). Every key gets an entry, `None` for
 /// an article not loaded (or deleted), so misses are cached too and a
 /// dangling link is looked up once per request, not once per mention.
-pub struct ArticleLoader(DatabaseConnection);
+pub struct ArticleLoader(DatabaseConnection, Texts);
 
 impl Loader<i64> for ArticleLoader {
     type Value = Option<article::Model>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let mut found = lookup::live_articles(&self.0, keys).await?;
+        let mut found = lookup::live_articles(&self.0, keys, self.1).await?;
         Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
     }
 }
@@ -91,6 +92,8 @@ pub struct Loaders {
     pub links: Arc<DataLoader<LinksLoader, HashMapCache>>,
     /// Live article counts by subject id.
     pub article_counts: Arc<DataLoader<ArticleCountLoader, HashMapCache>>,
+    /// The long text columns the request's articles are read with.
+    pub texts: Texts,
 }
 
 fn cached<L>(loader: L) -> Arc<DataLoader<L, HashMapCache>> {
@@ -102,11 +105,12 @@ fn cached<L>(loader: L) -> Arc<DataLoader<L, HashMapCache>> {
 }
 
 impl Loaders {
-    /// Fresh loaders over `db`.
-    pub fn new(db: &DatabaseConnection) -> Self {
+    /// Fresh loaders over `db`, reading articles with `texts`.
+    pub fn new(db: &DatabaseConnection, texts: Texts) -> Self {
         Self {
+            texts,
             subjects: cached(SubjectLoader(db.clone())),
-            articles: cached(ArticleLoader(db.clone())),
+            articles: cached(ArticleLoader(db.clone(), texts)),
             links: cached(LinksLoader(db.clone())),
             article_counts: cached(ArticleCountLoader(db.clone())),
         }

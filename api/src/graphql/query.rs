@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
 use sea_orm::DatabaseConnection;
 
 use super::error::bad_input;
+use super::loaders::Loaders;
 use super::pagination::{PageArgs, Window};
 use super::types::{
     Article, ArticleConnection, ArticleOrderInput, Date, SearchConnection, SearchMatch, Subject,
@@ -81,16 +82,16 @@ impl Query {
         #[graphql(desc = "The article's url, current or former.")] url: Option<String>,
     ) -> Result<Option<Article>> {
         let db = ctx.data::<DatabaseConnection>()?;
-        let found = match (&id, &slug, &url) {
-            (Some(id), None, None) => {
-                lookup::live_article(db, ArticleKey::Id(article_id("id", id)?)).await
-            }
-            (None, Some(slug), None) => lookup::live_article(db, ArticleKey::Slug(slug)).await,
-            (None, None, Some(url)) => lookup::live_article(db, ArticleKey::Url(url)).await,
+        let texts = ctx.data::<Loaders>()?.texts;
+        let key = match (&id, &slug, &url) {
+            (Some(id), None, None) => ArticleKey::Id(article_id("id", id)?),
+            (None, Some(slug), None) => ArticleKey::Slug(slug),
+            (None, None, Some(url)) => ArticleKey::Url(url),
             _ => {
                 return Err(bad_input("id", "give exactly one of `id`, `slug` or `url`"));
             }
         };
+        let found = lookup::live_article(db, key, texts).await;
         Ok(found.extend()?.map(Article))
     }
 
@@ -179,7 +180,8 @@ impl Query {
             .await
             .extend()?;
         let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
-        let mut articles = lookup::live_articles(db, &ids).await.extend()?;
+        let texts = ctx.data::<Loaders>()?.texts;
+        let mut articles = lookup::live_articles(db, &ids, texts).await.extend()?;
         let more = window.offset + (hits.len() as u64) < total;
         let items = hits
             .into_iter()

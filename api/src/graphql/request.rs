@@ -43,8 +43,9 @@ impl Pools {
         } else {
             &self.read
         };
+        let texts = super::types::texts_named_in(&request.query);
         let request = request
-            .data(Loaders::new(pool))
+            .data(Loaders::new(pool, texts))
             .data(pool.clone())
             .data(RequestId(caller.request_id.clone()));
         match &caller.editor {

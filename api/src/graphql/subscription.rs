@@ -40,7 +40,8 @@ impl Subscription {
             .then(move |changed| {
                 let db = db.clone();
                 loaders.forget();
-                async move { lookup::live_article(&db, ArticleKey::Id(changed)).await }
+                let texts = loaders.texts;
+                async move { lookup::live_article(&db, ArticleKey::Id(changed), texts).await }
             })
             .filter_map(|live| match live {
                 Ok(live) => live.map(|a| Ok(Article(a))),

@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use crate::error::Result;
+use crate::service::lookup;
 
 /// Orders of an article listing; every order ends with the id so pages are stable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -146,8 +147,9 @@ pub async fn page(
     order: ArticleOrder,
     offset: u64,
     limit: u64,
+    texts: lookup::Texts,
 ) -> Result<Vec<article::Model>> {
-    Ok(ordered(filtered(filter), order)
+    Ok(ordered(lookup::for_read(filtered(filter), texts), order)
         .offset(offset)
         .limit(limit)
         .all(db)

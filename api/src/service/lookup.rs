@@ -4,12 +4,68 @@
 use std::collections::HashMap;
 
 use entity::{article, article_alias, article_link};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QueryOrder, QuerySelect,
+    Select,
+};
 
 use crate::error::Result;
 
 /// Ids per `IN (…)` lookup.
 const LOOKUP_CHUNK: usize = 500;
+
+/// Which of an article's long text columns a read needs. A read leaves the
+/// others out (they come back empty), so a page of articles or of link
+/// targets does not carry every answer three times over when the request
+/// asks for titles. The source text and body, kept for the exporter, no
+/// read needs at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Texts {
+    /// `answer`, the markdown.
+    pub answer: bool,
+    /// `answer_html`.
+    pub answer_html: bool,
+    /// `answer_text`, the plain text excerpts are cut from.
+    pub answer_text: bool,
+}
+
+impl Texts {
+    /// Every text column a read can need.
+    pub const ALL: Texts = Texts {
+        answer: true,
+        answer_html: true,
+        answer_text: true,
+    };
+    /// None of them.
+    pub const NONE: Texts = Texts {
+        answer: false,
+        answer_html: false,
+        answer_text: false,
+    };
+}
+
+/// `select` reading the columns a read needs; the others come back as `''`
+/// or null without leaving the database.
+pub fn for_read(select: Select<article::Entity>, texts: Texts) -> Select<article::Entity> {
+    use article::Column as C;
+    let mut select = select.select_only();
+    for column in C::iter() {
+        let empty = match column {
+            C::Answer if !texts.answer => "''",
+            C::AnswerHtml if !texts.answer_html => "''",
+            C::AnswerText if !texts.answer_text => "''",
+            C::Body => "''",
+            C::SourceText | C::SourceHash | C::SourcePath => "NULL",
+            _ => {
+                select = select.column(column);
+                continue;
+            }
+        };
+        select = select.column_as(Expr::cust(empty), sea_orm::IdenStatic::as_str(&column));
+    }
+    select
+}
 
 /// How an article is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,13 +83,14 @@ pub enum ArticleKey<'a> {
 pub async fn live_article(
     db: &impl ConnectionTrait,
     key: ArticleKey<'_>,
+    texts: Texts,
 ) -> Result<Option<article::Model>> {
     let (column, kind, value) = match key {
-        ArticleKey::Id(id) => return live_by_id(db, id).await,
+        ArticleKey::Id(id) => return live_by_id(db, id, texts).await,
         ArticleKey::Slug(slug) => (article::Column::Slug, "slug", slug),
         ArticleKey::Url(url) => (article::Column::Url, "url", url),
     };
-    let current = article::Entity::find()
+    let current = for_read(article::Entity::find(), texts)
         .filter(column.eq(value))
         .filter(article::Column::DeletedAt.is_null())
         .one(db)
@@ -47,13 +104,17 @@ pub async fn live_article(
         .one(db)
         .await?;
     match alias {
-        Some(a) => live_by_id(db, a.article_id).await,
+        Some(a) => live_by_id(db, a.article_id, texts).await,
         None => Ok(None),
     }
 }
 
-async fn live_by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<article::Model>> {
-    Ok(article::Entity::find_by_id(id)
+async fn live_by_id(
+    db: &impl ConnectionTrait,
+    id: i64,
+    texts: Texts,
+) -> Result<Option<article::Model>> {
+    Ok(for_read(article::Entity::find_by_id(id), texts)
         .filter(article::Column::DeletedAt.is_null())
         .one(db)
         .await?)
@@ -63,10 +124,11 @@ async fn live_by_id(db: &impl ConnectionTrait, id: i64) -> Result<Option<article
 pub async fn live_articles(
     db: &impl ConnectionTrait,
     ids: &[i64],
+    texts: Texts,
 ) -> Result<HashMap<i64, article::Model>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(LOOKUP_CHUNK) {
-        for a in article::Entity::find()
+        for a in for_read(article::Entity::find(), texts)
             .filter(article::Column::Id.is_in(chunk.iter().copied()))
             .filter(article::Column::DeletedAt.is_null())
             .all(db)

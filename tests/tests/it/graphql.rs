@@ -384,6 +384,79 @@ async fn related_links_resolve_loaded_targets_and_backlinks() {
     assert_eq!(ids(&d["a1"]["relatedFrom"]), ["2", "3"]);
 }
 
+/// Reads leave the long texts out unless the document names a field that
+/// reads them; every way of reaching an article's text (a fragment, an
+/// inline fragment, an alias, a link target, a page) must still get it.
+#[tokio::test]
+async fn every_path_to_an_articles_text_reads_it() {
+    let app = small_corpus().await;
+    let d = app
+        .data(
+            "{ a2: article(id: \"2\") { related { article { ...Texts } } }
+               page: articles(first: 5, orderBy: ID_ASC) { nodes { id ... on Article { answerHtml } } }
+               one: article(id: \"1\") { body: answer short: excerpt(length: 12) } }
+             fragment Texts on Article { answer answerHtml excerpt(length: 12) }",
+            json!({}),
+        )
+        .await;
+    let target = &d["a2"]["related"][0]["article"];
+    assert_eq!(
+        target["answer"],
+        "The answer about banana bread.\n\nMore text here."
+    );
+    assert_eq!(
+        target["answerHtml"],
+        "<p>The answer about banana bread.</p>\n<p>More text here.</p>\n"
+    );
+    assert_eq!(target["excerpt"], "The answer…");
+    for node in d["page"]["nodes"].as_array().expect("nodes") {
+        let html = node["answerHtml"].as_str().expect("html");
+        assert!(html.starts_with("<p>The answer about "), "{node}");
+    }
+    assert_eq!(
+        d["one"]["body"],
+        "The answer about banana bread.\n\nMore text here."
+    );
+    assert_eq!(d["one"]["short"], "The answer…");
+}
+
+#[test]
+fn only_the_texts_a_document_names_are_read() {
+    use quicktakes::graphql::types::texts_named_in;
+    use quicktakes::service::lookup::Texts;
+    let q1 = "{ articles(first: 20) { nodes { title answer related { title } } } }";
+    assert_eq!(
+        texts_named_in(q1),
+        Texts {
+            answer: true,
+            ..Texts::NONE
+        }
+    );
+    assert_eq!(
+        texts_named_in("{ articles { nodes { answerHtml } } }"),
+        Texts {
+            answer_html: true,
+            ..Texts::NONE
+        }
+    );
+    assert_eq!(
+        texts_named_in("{ article(id: 1) { excerpt } }"),
+        Texts {
+            answer_text: true,
+            ..Texts::NONE
+        }
+    );
+    // Neither a longer name nor a prefix counts; every field named counts.
+    assert_eq!(
+        texts_named_in("{ a { answers answer_html xanswer } }"),
+        Texts::NONE
+    );
+    assert_eq!(
+        texts_named_in("query{a{...F}} fragment F on Article{answer,answerHtml excerpt}"),
+        Texts::ALL
+    );
+}
+
 /// Two articles link to the same target at different positions. A client
 /// cache normalizes objects by `__typename` + `id`; a link has no `id`, so it
 /// stays inside its article and each article keeps its own positions.

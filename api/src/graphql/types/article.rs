@@ -15,10 +15,30 @@ use crate::graphql::pagination::PageArgs;
 use crate::render;
 use crate::service::history;
 use crate::service::listing::{ArticleFilter, ArticleOrder};
+use crate::service::lookup::Texts;
 use crate::service::token::Editor;
 
 /// An article: one question answered in markdown.
 pub struct Article(pub article::Model);
+
+/// The long text columns the fields a document names can read: `answer`
+/// reads `answer`, `answerHtml` `answer_html`, `excerpt` `answer_text`.
+/// A field named anywhere in the document (any selection, fragment, even a
+/// comment) loads its column for the whole request, so no path through the
+/// document can meet an article read without it. Keep it beside the
+/// resolvers that read those columns.
+pub fn texts_named_in(document: &str) -> Texts {
+    let mut texts = Texts::NONE;
+    for word in document.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        match word {
+            "answer" => texts.answer = true,
+            "answerHtml" => texts.answer_html = true,
+            "excerpt" => texts.answer_text = true,
+            _ => {}
+        }
+    }
+    texts
+}
 
 /// An article: one question answered in markdown, filed under a subject,
 /// with SEO metadata and ordered links to related articles. `id` is unique

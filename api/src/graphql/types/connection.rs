@@ -177,7 +177,8 @@ impl ArticleConnection {
         let window = args
             .window(|| async { listing::count(db, &filter).await.extend() })
             .await?;
-        let mut rows = listing::page(db, &filter, order, window.offset, window.limit + 1)
+        let texts = loaders(ctx)?.texts;
+        let mut rows = listing::page(db, &filter, order, window.offset, window.limit + 1, texts)
             .await
             .extend()?;
         let more = rows.len() as u64 > window.limit

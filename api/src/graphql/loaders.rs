@@ -43,12 +43,16 @@ impl Loader<i32> for SubjectLoader {
 pub struct ArticleLoader(DatabaseConnection, Texts);
 
 impl Loader<i64> for ArticleLoader {
-    type Value = Option<article::Model>;
+    /// Shared: every field of every link that names the target reads it.
+    type Value = Option<Arc<article::Model>>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let mut found = lookup::live_articles(&self.0, keys, self.1).await?;
-        Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
+        Ok(keys
+            .iter()
+            .map(|k| (*k, found.remove(k).map(Arc::new)))
+            .collect())
     }
 }
 
@@ -94,6 +98,22 @@ pub struct Loaders {
     pub article_counts: Arc<DataLoader<ArticleCountLoader, HashMapCache>>,
     /// The long text columns the request's articles are read with.
     pub texts: Texts,
+}
+
+/// Loads `keys` at once, without the loader's batching delay, and caches
+/// what was found: for a list resolver that knows what its items' fields
+/// will ask (see `prefetch`), so they are answered from the cache.
+pub async fn prime<K, L>(
+    loader: &DataLoader<L, HashMapCache>,
+    keys: &[K],
+) -> Result<HashMap<K, L::Value>, LoadError>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    L: Loader<K, Error = LoadError>,
+{
+    let found = loader.loader().load(keys).await?;
+    loader.feed_many(found.clone()).await;
+    Ok(found)
 }
 
 fn cached<L>(loader: L) -> Arc<DataLoader<L, HashMapCache>> {

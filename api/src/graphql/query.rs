@@ -92,7 +92,7 @@ impl Query {
             }
         };
         let found = lookup::live_article(db, key, texts).await;
-        Ok(found.extend()?.map(Article))
+        Ok(found.extend()?.map(Article::from))
     }
 
     /// Live articles, filtered and ordered, a page at a time.
@@ -191,7 +191,7 @@ impl Query {
                     rank: h.rank,
                     snippet: h.snippet,
                 };
-                Some((Article(found), hit))
+                Some((Article::from(found), hit))
             })
             .collect();
         Ok(SearchConnection::new(

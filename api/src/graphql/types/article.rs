@@ -1,5 +1,7 @@
 //! `Article`, its SEO metadata and its related links.
 
+use std::sync::Arc;
+
 use async_graphql::connection::EmptyFields;
 use async_graphql::{Context, ID, Result, ResultExt, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -18,8 +20,15 @@ use crate::service::listing::{ArticleFilter, ArticleOrder};
 use crate::service::lookup::Texts;
 use crate::service::token::Editor;
 
-/// An article: one question answered in markdown.
-pub struct Article(pub article::Model);
+/// An article: one question answered in markdown. Shared, not copied: a
+/// link target's row is handed to every field that reads it.
+pub struct Article(pub Arc<article::Model>);
+
+impl From<article::Model> for Article {
+    fn from(model: article::Model) -> Self {
+        Self(Arc::new(model))
+    }
+}
 
 /// The long text columns the fields a document names can read: `answer`
 /// reads `answer`, `answerHtml` `answer_html`, `excerpt` `answer_text`.
@@ -264,7 +273,7 @@ pub struct Seo {
 pub struct RelatedArticle(pub article_link::Model);
 
 impl RelatedArticle {
-    async fn target(&self, ctx: &Context<'_>) -> Result<Option<article::Model>> {
+    async fn target(&self, ctx: &Context<'_>) -> Result<Option<Arc<article::Model>>> {
         Ok(loaders(ctx)?
             .articles
             .load_one(self.0.target_id)
@@ -296,7 +305,7 @@ impl RelatedArticle {
         Ok(self
             .target(ctx)
             .await?
-            .map_or_else(|| self.0.title.clone(), |a| a.title))
+            .map_or_else(|| self.0.title.clone(), |a| a.title.clone()))
     }
 
     /// The target's url when it is loaded, else the link's copy.
@@ -304,7 +313,7 @@ impl RelatedArticle {
         Ok(self
             .target(ctx)
             .await?
-            .map_or_else(|| self.0.url.clone(), |a| a.url))
+            .map_or_else(|| self.0.url.clone(), |a| a.url.clone()))
     }
 
     /// The target's subject when it is loaded, else the one the link names.

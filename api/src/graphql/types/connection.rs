@@ -12,7 +12,7 @@ use async_graphql::{
 use entity::article;
 
 use super::{Article, Revision, database, loaders};
-use crate::graphql::loaders::loader_error;
+use crate::graphql::loaders::{loader_error, prime};
 use crate::graphql::pagination::{PageArgs, PageInfo, Window, cursor, page_info};
 use crate::service::listing::{self, ArticleFilter, ArticleOrder};
 
@@ -189,7 +189,7 @@ impl ArticleConnection {
         prefetch(ctx, &rows).await?;
         let items = rows
             .into_iter()
-            .map(|a| (Article(a), EmptyFields))
+            .map(|a| (Article::from(a), EmptyFields))
             .collect();
         Ok(Self::new(window, items, more, Total::Articles(filter)))
     }
@@ -211,30 +211,26 @@ async fn prefetch(ctx: &Context<'_>, rows: &[article::Model]) -> Result<()> {
         || related()
             .any(|r| r.field("subject").exists() || r.field("article").field("subject").exists());
     if wants_subjects {
-        loaders
-            .subjects
-            .load_one(rows[0].subject_id)
+        // Subjects are few: one lookup loads them all.
+        prime(&loaders.subjects, &[rows[0].subject_id])
             .await
             .map_err(loader_error)?;
     }
     if !related().any(|r| r.exists()) {
         return Ok(());
     }
-    let links = loaders
-        .links
-        .load_many(rows.iter().map(|a| a.id))
-        .await
-        .map_err(loader_error)?;
+    let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
+    let links = prime(&loaders.links, &ids).await.map_err(loader_error)?;
     let wants_targets = related().any(|r| {
         ["title", "url", "subject", "article"]
             .iter()
             .any(|f| r.field(f).exists())
     });
     if wants_targets {
-        let targets: Vec<i64> = links.values().flatten().map(|l| l.target_id).collect();
-        loaders
-            .articles
-            .load_many(targets)
+        let mut targets: Vec<i64> = links.values().flatten().map(|l| l.target_id).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        prime(&loaders.articles, &targets)
             .await
             .map_err(loader_error)?;
     }

@@ -80,10 +80,16 @@ def main():
         sys.exit(f"DIFFERENT: {len(qt)} articles from quicktakes, {len(peer)} from the peer")
     for i, (a, b) in enumerate(zip(qt, peer)):
         for key in a:
-            if a[key] != b[key]:
+            x, y = a[key], b[key]
+            if key == "related" and len(x) == len(y):
+                # Name the first link that differs.
+                key, x, y = next(
+                    (f"related[{j}]", p, q) for j, (p, q) in enumerate(zip(x, y)) if p != q
+                ) if x != y else (key, x, y)
+            if x != y:
                 sys.exit(
                     f"DIFFERENT: article {i} ({a['title']!r}) {key}: "
-                    f"quicktakes {json.dumps(a[key])[:300]} peer {json.dumps(b[key])[:300]}"
+                    f"quicktakes {json.dumps(x)[:300]} peer {json.dumps(y)[:300]}"
                 )
     links = sum(len(a["related"]) for a in qt)
     dangling = sum(1 for a in qt for r in a["related"] if r[2] is None)

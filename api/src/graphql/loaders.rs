@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use async_graphql::ErrorExtensions;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{article, article_link, subject};
+use entity::subject;
 use sea_orm::DatabaseConnection;
 
 use crate::error::Error;
-use crate::service::lookup::Texts;
+use crate::service::lookup::{Link, Texts};
 use crate::service::{listing, lookup, subject as subjects};
 
 /// A loader's failure, shared by every key of its batch.
@@ -37,34 +37,21 @@ impl Loader<i32> for SubjectLoader {
     }
 }
 
-/// Live articles by id (link targets). Every key gets an entry, `None` for
-/// an article not loaded (or deleted), so misses are cached too and a
-/// dangling link is looked up once per request, not once per mention.
-pub struct ArticleLoader(DatabaseConnection, Texts);
-
-impl Loader<i64> for ArticleLoader {
-    /// Shared: every field of every link that names the target reads it.
-    type Value = Option<Arc<article::Model>>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let mut found = lookup::live_articles(&self.0, keys, self.1).await?;
-        Ok(keys
-            .iter()
-            .map(|k| (*k, found.remove(k).map(Arc::new)))
-            .collect())
-    }
-}
-
-/// The related links of articles, by article id, in position order.
-pub struct LinksLoader(DatabaseConnection);
+/// The related links of articles, by article id, in position order, each
+/// with its live target (read with the request's texts): one statement for
+/// a page's links and their targets.
+pub struct LinksLoader(DatabaseConnection, Texts);
 
 impl Loader<i64> for LinksLoader {
-    type Value = Vec<article_link::Model>;
+    type Value = Arc<[Link]>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        Ok(lookup::links_of(&self.0, keys).await?)
+        Ok(lookup::links_with_targets(&self.0, keys, self.1)
+            .await?
+            .into_iter()
+            .map(|(id, links)| (id, links.into()))
+            .collect())
     }
 }
 
@@ -90,9 +77,7 @@ impl Loader<i32> for ArticleCountLoader {
 pub struct Loaders {
     /// Subjects by id.
     pub subjects: Arc<DataLoader<SubjectLoader, HashMapCache>>,
-    /// Live articles by id.
-    pub articles: Arc<DataLoader<ArticleLoader, HashMapCache>>,
-    /// Links by article id.
+    /// Links, with their live targets, by article id.
     pub links: Arc<DataLoader<LinksLoader, HashMapCache>>,
     /// Live article counts by subject id.
     pub article_counts: Arc<DataLoader<ArticleCountLoader, HashMapCache>>,
@@ -130,8 +115,7 @@ impl Loaders {
         Self {
             texts,
             subjects: cached(SubjectLoader(db.clone())),
-            articles: cached(ArticleLoader(db.clone(), texts)),
-            links: cached(LinksLoader(db.clone())),
+            links: cached(LinksLoader(db.clone(), texts)),
             article_counts: cached(ArticleCountLoader(db.clone())),
         }
     }
@@ -140,7 +124,6 @@ impl Loaders {
     /// anew: each event of a subscription shows the data as it is then.
     pub fn forget(&self) {
         self.subjects.clear::<i32>();
-        self.articles.clear::<i64>();
         self.links.clear::<i64>();
         self.article_counts.clear::<i32>();
     }

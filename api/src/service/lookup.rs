@@ -2,12 +2,12 @@
 //! or url still finds it), and pages' worth by id with their links.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use entity::{article, article_alias, article_link};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QuerySelect, Select,
 };
 
 use crate::error::Result;
@@ -48,23 +48,30 @@ impl Texts {
 /// `select` reading the columns a read needs; the others come back as `''`
 /// or null without leaving the database.
 pub fn for_read(select: Select<article::Entity>, texts: Texts) -> Select<article::Entity> {
-    use article::Column as C;
     let mut select = select.select_only();
-    for column in C::iter() {
-        let empty = match column {
-            C::Answer if !texts.answer => "''",
-            C::AnswerHtml if !texts.answer_html => "''",
-            C::AnswerText if !texts.answer_text => "''",
-            C::Body => "''",
-            C::SourceText | C::SourceHash | C::SourcePath => "NULL",
-            _ => {
-                select = select.column(column);
-                continue;
+    for column in article::Column::iter() {
+        select = match omitted(column, texts) {
+            Some(empty) => {
+                select.column_as(Expr::cust(empty), sea_orm::IdenStatic::as_str(&column))
             }
+            None => select.column(column),
         };
-        select = select.column_as(Expr::cust(empty), sea_orm::IdenStatic::as_str(&column));
     }
     select
+}
+
+/// What a read selects in place of `column` when it leaves it out (`''`
+/// or `NULL`, as the column's type takes), or `None` to read it.
+fn omitted(column: article::Column, texts: Texts) -> Option<&'static str> {
+    use article::Column as C;
+    match column {
+        C::Answer if !texts.answer => Some("''"),
+        C::AnswerHtml if !texts.answer_html => Some("''"),
+        C::AnswerText if !texts.answer_text => Some("''"),
+        C::Body => Some("''"),
+        C::SourceText | C::SourceHash | C::SourcePath => Some("NULL"),
+        _ => None,
+    }
 }
 
 /// How an article is asked for.
@@ -140,24 +147,78 @@ pub async fn live_articles(
     Ok(out)
 }
 
-/// The related links of each of `ids`, in position order; an article
-/// without links gets an empty list.
-pub async fn links_of(
+/// A related link, with its target when the target is live.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// The link, with its own copy of the target's title, subject and url.
+    pub link: article_link::Model,
+    /// The target, read with the request's texts; `None` while it is not
+    /// loaded, or deleted.
+    pub target: Option<Arc<article::Model>>,
+}
+
+/// The related links of each of `ids` in position order, each with its
+/// live target, in one statement (a page's links and their targets are
+/// what an article page shows most); an article without links gets an
+/// empty list.
+pub async fn links_with_targets(
     db: &impl ConnectionTrait,
     ids: &[i64],
-) -> Result<HashMap<i64, Vec<article_link::Model>>> {
-    let mut out: HashMap<i64, Vec<article_link::Model>> =
-        ids.iter().map(|id| (*id, Vec::new())).collect();
+    texts: Texts,
+) -> Result<HashMap<i64, Vec<Link>>> {
+    use sea_orm::sea_query::{Alias, ExprTrait, Query};
+    use sea_orm::{FromQueryResult, JoinType};
+    let mut out: HashMap<i64, Vec<Link>> = ids.iter().map(|id| (*id, Vec::new())).collect();
+    let target = Alias::new("target");
     for chunk in ids.chunks(LOOKUP_CHUNK) {
-        for link in article_link::Entity::find()
-            .filter(article_link::Column::ArticleId.is_in(chunk.iter().copied()))
-            .order_by_asc(article_link::Column::ArticleId)
-            .order_by_asc(article_link::Column::Position)
-            .all(db)
-            .await?
-        {
-            out.entry(link.article_id).or_default().push(link);
+        let mut query = Query::select();
+        query.from(article_link::Entity);
+        for column in article_link::Column::iter() {
+            query.column((article_link::Entity, column));
+        }
+        for column in article::Column::iter() {
+            let alias = format!("{TARGET}{}", sea_orm::IdenStatic::as_str(&column));
+            match omitted(column, texts) {
+                Some(empty) => query.expr_as(Expr::cust(empty), Alias::new(alias)),
+                None => query.expr_as(Expr::col((target.clone(), column)), Alias::new(alias)),
+            };
+        }
+        query
+            .join_as(
+                JoinType::LeftJoin,
+                article::Entity,
+                target.clone(),
+                Expr::col((target.clone(), article::Column::Id))
+                    .equals((article_link::Entity, article_link::Column::TargetId))
+                    .and(Expr::col((target.clone(), article::Column::DeletedAt)).is_null()),
+            )
+            .and_where(
+                Expr::col((article_link::Entity, article_link::Column::ArticleId))
+                    .is_in(chunk.iter().copied()),
+            )
+            .order_by(
+                (article_link::Entity, article_link::Column::ArticleId),
+                sea_orm::Order::Asc,
+            )
+            .order_by(
+                (article_link::Entity, article_link::Column::Position),
+                sea_orm::Order::Asc,
+            );
+        for row in db.query_all(&query).await? {
+            let link = article_link::Model::from_query_result(&row, "")?;
+            // A link whose target is not live joins nothing: its id is null.
+            let live: Option<i64> = row.try_get(TARGET, "id")?;
+            let target = match live {
+                Some(_) => Some(Arc::new(article::Model::from_query_result(&row, TARGET)?)),
+                None => None,
+            };
+            out.entry(link.article_id)
+                .or_default()
+                .push(Link { link, target });
         }
     }
     Ok(out)
 }
+
+/// The prefix of a link target's columns in [`links_with_targets`].
+const TARGET: &str = "target__";

@@ -647,6 +647,43 @@ async fn nested_reads_cost_the_same_few_statements_for_5_and_50_articles() {
     }
     assert!(counts[0] <= 6, "statements for 5 articles: {counts:?}");
     assert_eq!(counts[0], counts[1], "no N+1: {counts:?}");
+
+    // The performance issue's article pages: its q1 (a page of articles with
+    // their subjects, links and link targets) and q2 (one article by slug)
+    // take 3 statements each: the article(s), the subjects, the links with
+    // their live targets.
+    let q1 = "query($n: Int) { articles(first: $n, orderBy: ID_ASC) { nodes { title question answer score
+                subject { name slug } related { title url article { title subject { name } } } } } }";
+    for n in [5, 50] {
+        let before = app.statements();
+        let d = app.data(q1, json!({ "n": n })).await;
+        assert_eq!(d["articles"]["nodes"].as_array().expect("nodes").len(), n);
+        assert_eq!(app.statements() - before, 3, "q1 with {n} articles");
+    }
+    let page = app
+        .data(
+            "{ articles(first: 50) { nodes { slug related { title } } } }",
+            json!({}),
+        )
+        .await;
+    let slug = page["articles"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["related"].as_array().is_some_and(|r| !r.is_empty()))
+        .expect("an article with links")["slug"]
+        .clone();
+    let q2 = "query($slug: String!) { article(slug: $slug) { title answerHtml displayDate
+                subject { name } seo { keywords } related { title article { title subject { name } } } } }";
+    let before = app.statements();
+    let d = app.data(q2, json!({ "slug": slug })).await;
+    assert!(
+        d["article"]["related"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty()),
+        "{d}"
+    );
+    assert_eq!(app.statements() - before, 3, "q2");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::connection::EmptyFields;
 use async_graphql::{Context, ID, Result, ResultExt, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{article, article_link};
+use entity::article;
 
 use super::{
     ArticleConnection, Date, Revision, RevisionConnection, Subject, Total, database, loaders,
@@ -17,7 +17,7 @@ use crate::graphql::pagination::PageArgs;
 use crate::render;
 use crate::service::history;
 use crate::service::listing::{ArticleFilter, ArticleOrder};
-use crate::service::lookup::Texts;
+use crate::service::lookup::{Link, Texts};
 use crate::service::token::Editor;
 
 /// An article: one question answered in markdown. Shared, not copied: a
@@ -180,10 +180,8 @@ impl Article {
             .load_one(self.0.id)
             .await
             .map_err(loader_error)?
-            .unwrap_or_default()
-            .into_iter()
-            .map(RelatedArticle)
-            .collect())
+            .map(|links| links.iter().cloned().map(RelatedArticle).collect())
+            .unwrap_or_default())
     }
 
     /// Live articles that link to this one, by id.
@@ -269,17 +267,13 @@ pub struct Seo {
     pub keywords: Vec<String>,
 }
 
-/// A link from an article to a related one (see the GraphQL description).
-pub struct RelatedArticle(pub article_link::Model);
+/// A link from an article to a related one (see the GraphQL description),
+/// read with its live target.
+pub struct RelatedArticle(pub Link);
 
 impl RelatedArticle {
-    async fn target(&self, ctx: &Context<'_>) -> Result<Option<Arc<article::Model>>> {
-        Ok(loaders(ctx)?
-            .articles
-            .load_one(self.0.target_id)
-            .await
-            .map_err(loader_error)?
-            .flatten())
+    fn target(&self) -> Option<&Arc<article::Model>> {
+        self.0.target.as_ref()
     }
 }
 
@@ -289,7 +283,7 @@ impl RelatedArticle {
 impl RelatedArticle {
     /// 1-based position among the article's links.
     async fn position(&self) -> i32 {
-        self.0.position
+        self.0.link.position
     }
 
     /// The id of the article the link points at. Named `targetId`, not
@@ -297,36 +291,29 @@ impl RelatedArticle {
     /// positions: a link is identified by its article and position, and
     /// client caches that normalize by `id` would merge the two links.
     async fn target_id(&self) -> ID {
-        ID(self.0.target_id.to_string())
+        ID(self.0.link.target_id.to_string())
     }
 
     /// The target's title when it is loaded, else the link's copy.
-    async fn title(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(self
-            .target(ctx)
-            .await?
-            .map_or_else(|| self.0.title.clone(), |a| a.title.clone()))
+    async fn title(&self) -> &str {
+        self.target().map_or(&self.0.link.title, |a| &a.title)
     }
 
     /// The target's url when it is loaded, else the link's copy.
-    async fn url(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(self
-            .target(ctx)
-            .await?
-            .map_or_else(|| self.0.url.clone(), |a| a.url.clone()))
+    async fn url(&self) -> &str {
+        self.target().map_or(&self.0.link.url, |a| &a.url)
     }
 
     /// The target's subject when it is loaded, else the one the link names.
     async fn subject(&self, ctx: &Context<'_>) -> Result<Subject> {
         let id = self
-            .target(ctx)
-            .await?
-            .map_or(self.0.subject_id, |a| a.subject_id);
+            .target()
+            .map_or(self.0.link.subject_id, |a| a.subject_id);
         subject_of(ctx, id).await
     }
 
     /// The target article; null while it is not loaded (or deleted).
-    async fn article(&self, ctx: &Context<'_>) -> Result<Option<Article>> {
-        Ok(self.target(ctx).await?.map(Article))
+    async fn article(&self) -> Option<Article> {
+        self.target().cloned().map(Article)
     }
 }

@@ -195,8 +195,8 @@ impl ArticleConnection {
     }
 }
 
-/// Loads, in one batch each, what the selection will ask of a page of
-/// articles: subjects, links and link targets. The loaders then answer
+/// Loads, in one statement each, what the selection will ask of a page of
+/// articles: subjects, and links with their targets. The loaders then answer
 /// every nested lookup from their caches, so the statement count does not
 /// depend on how the executor happens to interleave the resolvers.
 async fn prefetch(ctx: &Context<'_>, rows: &[article::Model]) -> Result<()> {
@@ -219,20 +219,8 @@ async fn prefetch(ctx: &Context<'_>, rows: &[article::Model]) -> Result<()> {
     if !related().any(|r| r.exists()) {
         return Ok(());
     }
+    // The links come with their live targets.
     let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
-    let links = prime(&loaders.links, &ids).await.map_err(loader_error)?;
-    let wants_targets = related().any(|r| {
-        ["title", "url", "subject", "article"]
-            .iter()
-            .any(|f| r.field(f).exists())
-    });
-    if wants_targets {
-        let mut targets: Vec<i64> = links.values().flatten().map(|l| l.target_id).collect();
-        targets.sort_unstable();
-        targets.dedup();
-        prime(&loaders.articles, &targets)
-            .await
-            .map_err(loader_error)?;
-    }
+    prime(&loaders.links, &ids).await.map_err(loader_error)?;
     Ok(())
 }

@@ -426,3 +426,16 @@ impl Server {
             .expect("the server task ends cleanly");
     }
 }
+
+/// `F1` holds the article's title; each `F(n)` spreads `F(n-1)` ten times,
+/// so `F(levels)` stands for 10^(levels-1) fields in a few hundred bytes.
+pub fn fragment_fan_out(levels: usize) -> String {
+    let mut q = format!(
+        "query {{ article(id: \"118109\") {{ ...F{levels} }} }} fragment F1 on Article {{ title }}"
+    );
+    for n in 2..=levels {
+        let spreads = format!("...F{} ", n - 1).repeat(10);
+        q.push_str(&format!(" fragment F{n} on Article {{ {spreads}}}"));
+    }
+    q
+}

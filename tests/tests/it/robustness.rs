@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine;
 use quicktakes::service::token::Role;
-use quicktakes_tests::{TestApp, TestResponse, error_code};
+use quicktakes_tests::{TestApp, TestResponse, error_code, fragment_fan_out};
 use serde_json::json;
 
 const GRJ: &str = "application/graphql-response+json";
@@ -23,19 +23,6 @@ async fn post(app: &TestApp, auth: Option<&str>, query: &str) -> TestResponse {
     let body = json!({ "query": query }).to_string();
     app.send(request.body(Body::from(body)).expect("request"))
         .await
-}
-
-/// `F1` holds the article's title; each `F(n)` spreads `F(n-1)` ten times,
-/// so `F(levels)` stands for 10^(levels-1) fields in a few hundred bytes.
-fn fragment_fan_out(levels: usize) -> String {
-    let mut q = format!(
-        "query {{ article(id: \"118109\") {{ ...F{levels} }} }} fragment F1 on Article {{ title }}"
-    );
-    for n in 2..=levels {
-        let spreads = format!("...F{} ", n - 1).repeat(10);
-        q.push_str(&format!(" fragment F{n} on Article {{ {spreads}}}"));
-    }
-    q
 }
 
 fn limit_of(v: &serde_json::Value) -> &str {

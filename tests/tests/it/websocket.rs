@@ -11,7 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use quicktakes::http::listener::ConnectionLimits;
 use quicktakes::http::{HttpConfig, Limits};
 use quicktakes::service::token::Role;
-use quicktakes_tests::{Server, TestApp, error_code};
+use quicktakes_tests::{Server, TestApp, error_code, fragment_fan_out};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -547,18 +547,6 @@ async fn mutations_over_ws_run_with_the_token_of_connection_init() {
         "{payload}"
     );
     assert_eq!(app.t.snapshot().await, before, "nothing written");
-}
-
-/// `F1` holds the article's title; each `F(n)` spreads `F(n-1)` ten times.
-fn fragment_fan_out(levels: usize) -> String {
-    let mut q = format!(
-        "query {{ article(id: \"118109\") {{ ...F{levels} }} }} fragment F1 on Article {{ title }}"
-    );
-    for n in 2..=levels {
-        let spreads = format!("...F{} ", n - 1).repeat(10);
-        q.push_str(&format!(" fragment F{n} on Article {{ {spreads}}}"));
-    }
-    q
 }
 
 fn cyclic(depth: usize) -> String {

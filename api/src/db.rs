@@ -130,6 +130,20 @@ pub async fn migrate_up(db: &DatabaseConnection) -> Result<()> {
     Ok(Migrator::up(db, None).await?)
 }
 
+/// Refreshes the planner's statistics of the article tables after a bulk
+/// write. Right after an import PostgreSQL still believes the tables hold
+/// what they held before (autovacuum catches up only later), and plans a
+/// page's link targets as a hash join over every article: 15 ms instead of
+/// 0.7 ms for 10,000 articles. SQLite's planner needs no statistics here.
+pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<()> {
+    use sea_orm::ConnectionTrait;
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("ANALYZE subject, article, article_alias, article_link, revision")
+            .await?;
+    }
+    Ok(())
+}
+
 /// Whether the connection is SQLite.
 pub fn is_sqlite(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DbBackend::Sqlite

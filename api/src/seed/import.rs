@@ -151,6 +151,10 @@ pub struct ImportPauses {
     pub after_verifying: Option<Pause>,
 }
 
+/// Articles an import must write before it refreshes the planner's
+/// statistics; fewer change them too little to matter.
+const BULK_WRITE: usize = 1_000;
+
 /// Imports seed files: see the module documentation for the rules.
 pub async fn import_corpus(
     db: &DatabaseConnection,
@@ -235,6 +239,9 @@ pub async fn import_corpus_paused(
     let actions = write_plan(db, sink, &valid, actions, &existing, progress, pauses).await?;
     report.plan = planned_files(&valid, &actions);
     report.written = true;
+    if report.created() + report.updated() >= BULK_WRITE {
+        crate::db::refresh_statistics(db).await?;
+    }
     crate::metrics::record_import("created", report.created());
     crate::metrics::record_import("updated", report.updated());
     crate::metrics::record_import("unchanged", report.unchanged());

@@ -53,3 +53,38 @@ async fn generated_corpus_imports_reimports_unchanged_and_round_trips() {
         );
     }
 }
+
+/// After a bulk import PostgreSQL plans with fresh statistics: with the old
+/// ones (an empty table) it joins a page's links to every article.
+#[tokio::test]
+async fn a_bulk_import_refreshes_the_planners_statistics_on_postgresql() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let t = TestDb::new().await;
+    if !t.is_postgres() {
+        // SQLite's planner keeps no statistics the import must refresh.
+        return;
+    }
+    let analyzed = || async {
+        let row =
+            t.db.query_one_raw(Statement::from_string(
+                t.db.get_database_backend(),
+                "SELECT last_analyze IS NOT NULL AS done FROM pg_stat_user_tables WHERE relid = 'article'::regclass",
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        row.try_get::<bool>("", "done").expect("done")
+    };
+    assert!(!analyzed().await, "nothing analyzed the empty table yet");
+    let input = t.path("bulk");
+    write_corpus(&input, 1_000, 11).expect("generate");
+    let options = ImportOptions {
+        paths: vec![input],
+        ..Default::default()
+    };
+    let report = import_corpus(&t.db, &options, &Progress::silent())
+        .await
+        .expect("import");
+    assert_eq!(report.created(), 1_000);
+    assert!(analyzed().await, "the import analyzed the tables");
+}

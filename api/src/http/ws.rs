@@ -80,7 +80,12 @@ pub async fn upgrade(
         None => Ok(None),
         Some(permits) => permits.clone().try_acquire_owned().map(Some),
     };
+    // A message is a request: it may be as large as a request body, no larger
+    // (the WebSocket library's own default is 64 MiB).
+    let max = state.limits.body_bytes;
     ws.protocols([PROTOCOL])
+        .max_message_size(max)
+        .max_frame_size(max)
         .on_upgrade(move |mut socket| async move {
             let Ok(permit) = permit else {
                 let reason = format!(
@@ -191,7 +196,16 @@ impl Connection {
                             break Closing::new(close::BAD_REQUEST, "messages must be text (JSON)");
                         }
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                        Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                        Some(Ok(Message::Close(_))) | None => return,
+                        // Malformed framing, or over the size limit; if the
+                        // peer is gone, nobody reads the close.
+                        Some(Err(_)) => {
+                            let reason = format!(
+                                "unreadable message: malformed, or over {} bytes (--limit-body-bytes)",
+                                self.state.limits.body_bytes
+                            );
+                            break Closing::new(close::BAD_REQUEST, reason);
+                        }
                     };
                     match self.receive(text.as_str()).await {
                         Ok(replies) => {

@@ -393,6 +393,30 @@ async fn a_database_outage_during_the_token_check_closes_with_4500() {
 }
 
 #[tokio::test]
+async fn a_message_over_the_body_limit_closes_the_connection_unread() {
+    let app = TestApp::with_config(HttpConfig {
+        limits: Limits {
+            body_bytes: 1_024,
+            ..HttpConfig::default().limits
+        },
+        ..Default::default()
+    })
+    .await;
+    let server = serve(&app).await;
+    let mut ws = connect(&server, None).await;
+    // Within the limit: answered.
+    let small = format!("{{ __typename {} }}", "a: __typename ".repeat(20));
+    ws.subscribe("small", &small, json!({})).await;
+    assert_eq!(ws.outcome("small").await.0, "next");
+    // Over it: the server stops reading and closes.
+    let big = format!("{{ __typename }} # {}", "x".repeat(2_048));
+    ws.subscribe("big", &big, json!({})).await;
+    let (code, reason) = ws.closed().await;
+    assert_eq!(code, 4400, "{reason}");
+    assert!(reason.contains("1024 bytes"), "{reason}");
+}
+
+#[tokio::test]
 async fn protocol_violations_close_with_their_codes() {
     let app = TestApp::with_seeds().await;
     let server = serve(&app).await;

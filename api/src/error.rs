@@ -230,7 +230,7 @@ impl Error {
     }
 
     /// Logs the cause of an internal error; the one place that does.
-    fn log_cause(&self) {
+    pub(crate) fn log_cause(&self) {
         match self {
             Error::LostRace { .. } | Error::Io { .. } | Error::Database(_) | Error::Internal(_) => {
                 tracing::error!(error = %self, "internal error");

@@ -77,48 +77,54 @@ impl Prepared {
             );
         }
         for error in &mut response.errors {
-            let code = error
-                .extensions
-                .as_ref()
-                .and_then(|e| e.get("code"))
-                .cloned();
-            if code.is_none() && error.message.starts_with("Failed to parse") {
-                // An argument's value a scalar refused as the resolver read
-                // it: the client's to fix, and the message says how.
-                let field = error.path.iter().rev().find_map(|segment| match segment {
-                    async_graphql::PathSegment::Field(name) => Some(name.clone()),
-                    async_graphql::PathSegment::Index(_) => None,
-                });
-                let extensions = error.extensions.get_or_insert_with(Default::default);
-                extensions.set("code", Code::BadUserInput.as_str());
-                extensions.set("field", field.unwrap_or_default());
-            } else if code.is_none() {
-                // async-graphql's own text (it may name a Rust type); the
-                // log keeps it, the client gets the masked error.
-                tracing::error!(
-                    request_id = self.request_id.as_deref().unwrap_or(""),
-                    path = ?error.path,
-                    error = %error.message,
-                    "an error without a code was masked"
-                );
-                error.message = MASKED.to_owned();
-                error
-                    .extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", Code::Internal.as_str());
-            }
-            let internal = error
-                .extensions
-                .as_ref()
-                .and_then(|e| e.get("code"))
-                .is_some_and(|c| *c == async_graphql::Value::from(Code::Internal.as_str()));
-            if internal && let Some(id) = &self.request_id {
+            let code = match code_of(error) {
+                Some(code) => code,
+                None if error.message.starts_with("Failed to parse") => {
+                    // An argument's value a scalar refused as the resolver
+                    // read it: the client's to fix, and the message says how.
+                    let field = error.path.iter().rev().find_map(|segment| match segment {
+                        async_graphql::PathSegment::Field(name) => Some(name.clone()),
+                        async_graphql::PathSegment::Index(_) => None,
+                    });
+                    let extensions = error.extensions.get_or_insert_with(Default::default);
+                    extensions.set("code", Code::BadUserInput.as_str());
+                    extensions.set("field", field.unwrap_or_default());
+                    continue;
+                }
+                None => {
+                    // async-graphql's own text (it may name a Rust type); the
+                    // log keeps it, the client gets the masked error.
+                    tracing::error!(
+                        request_id = self.request_id.as_deref().unwrap_or(""),
+                        path = ?error.path,
+                        error = %error.message,
+                        "an error without a code was masked"
+                    );
+                    error.message = MASKED.to_owned();
+                    error
+                        .extensions
+                        .get_or_insert_with(Default::default)
+                        .set("code", Code::Internal.as_str());
+                    Code::Internal.as_str().to_owned()
+                }
+            };
+            if code == Code::Internal.as_str()
+                && let Some(id) = &self.request_id
+            {
                 error
                     .extensions
                     .get_or_insert_with(Default::default)
                     .set("requestId", id.as_str());
             }
         }
+    }
+}
+
+/// An error's `extensions.code`, if it has one.
+fn code_of(error: &ServerError) -> Option<String> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code.clone()),
+        _ => None,
     }
 }
 
@@ -276,7 +282,7 @@ impl Extension for PolicyExtension {
             if let Ok(prepared) = self.prepared.lock() {
                 crate::metrics::record_operation(
                     &crate::metrics::operation_label(prepared.operation_name.as_deref()),
-                    "graphql_validation_failed",
+                    &Code::GraphqlValidationFailed.as_str().to_ascii_lowercase(),
                     prepared.started.map_or(0.0, |s| s.elapsed().as_secs_f64()),
                 );
             }

@@ -297,8 +297,7 @@ impl Connection {
                     Refused::Malformed | Refused::Unknown => close::FORBIDDEN,
                     Refused::TooManyFailures(_) => close::TOO_MANY_INITS,
                     Refused::Unavailable(error) => {
-                        // Logs the cause.
-                        let _ = error.to_server_error();
+                        error.log_cause();
                         close::INTERNAL
                     }
                 };

@@ -4,12 +4,13 @@
 //! service; none holds SQL.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::ErrorExtensions;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::subject;
 use sea_orm::DatabaseConnection;
+use tokio::sync::OnceCell;
 
 use crate::error::Error;
 use crate::service::lookup::{Link, Texts};
@@ -23,17 +24,49 @@ pub fn loader_error(err: LoadError) -> async_graphql::Error {
     err.extend()
 }
 
-/// Subjects by id. Subjects are few, so the first lookup of a request loads
-/// them all: every later one is a cache hit, and a page costs one statement
-/// for subjects however many articles and links it holds.
-pub struct SubjectLoader(DatabaseConnection);
+/// Subjects by id, for one request. Subjects are few, so the first lookup
+/// loads them all in one statement, and lookups made while it runs wait for
+/// it. (A DataLoader would start a second batch for ids asked for while the
+/// first was in flight: an article page's link targets' subjects, say.)
+#[derive(Clone)]
+pub struct Subjects {
+    db: DatabaseConnection,
+    all: Arc<Mutex<Arc<SubjectsOnce>>>,
+}
 
-impl Loader<i32> for SubjectLoader {
-    type Value = subject::Model;
-    type Error = LoadError;
+type SubjectsOnce = OnceCell<Arc<HashMap<i32, subject::Model>>>;
 
-    async fn load(&self, _keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        Ok(subjects::subjects_by_id(&self.0).await?)
+impl Subjects {
+    fn new(db: &DatabaseConnection) -> Self {
+        Self {
+            db: db.clone(),
+            all: Arc::default(),
+        }
+    }
+
+    /// The subject `id`, if there is one.
+    pub async fn get(&self, id: i32) -> Result<Option<subject::Model>, LoadError> {
+        let once = match self.all.lock() {
+            Ok(once) => once.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let all = once
+            .get_or_try_init(|| async {
+                subjects::subjects_by_id(&self.db)
+                    .await
+                    .map(Arc::new)
+                    .map_err(Arc::new)
+            })
+            .await?;
+        Ok(all.get(&id).cloned())
+    }
+
+    fn forget(&self) {
+        let fresh = Arc::new(SubjectsOnce::new());
+        match self.all.lock() {
+            Ok(mut once) => *once = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
     }
 }
 
@@ -76,7 +109,7 @@ impl Loader<i32> for ArticleCountLoader {
 #[derive(Clone)]
 pub struct Loaders {
     /// Subjects by id.
-    pub subjects: Arc<DataLoader<SubjectLoader, HashMapCache>>,
+    pub subjects: Subjects,
     /// Links, with their live targets, by article id.
     pub links: Arc<DataLoader<LinksLoader, HashMapCache>>,
     /// Live article counts by subject id.
@@ -114,7 +147,7 @@ impl Loaders {
     pub fn new(db: &DatabaseConnection, texts: Texts) -> Self {
         Self {
             texts,
-            subjects: cached(SubjectLoader(db.clone())),
+            subjects: Subjects::new(db),
             links: cached(LinksLoader(db.clone(), texts)),
             article_counts: cached(ArticleCountLoader(db.clone())),
         }
@@ -123,7 +156,7 @@ impl Loaders {
     /// Forgets what was loaded, so what resolves next reads the database
     /// anew: each event of a subscription shows the data as it is then.
     pub fn forget(&self) {
-        self.subjects.clear::<i32>();
+        self.subjects.forget();
         self.links.clear::<i64>();
         self.article_counts.clear::<i32>();
     }

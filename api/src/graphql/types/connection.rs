@@ -212,7 +212,9 @@ async fn prefetch(ctx: &Context<'_>, rows: &[article::Model]) -> Result<()> {
             .any(|r| r.field("subject").exists() || r.field("article").field("subject").exists());
     if wants_subjects {
         // Subjects are few: one lookup loads them all.
-        prime(&loaders.subjects, &[rows[0].subject_id])
+        loaders
+            .subjects
+            .get(rows[0].subject_id)
             .await
             .map_err(loader_error)?;
     }

@@ -61,7 +61,7 @@ fn database<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
 async fn subject_of(ctx: &Context<'_>, id: i32) -> Result<Subject> {
     loaders(ctx)?
         .subjects
-        .load_one(id)
+        .get(id)
         .await
         .map_err(loader_error)?
         .map(Subject)

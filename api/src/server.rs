@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::config::ServeArgs;
 use crate::db::{DbOptions, connect, migrate_up};
 use crate::error::{Error, Result};
-use crate::graphql::build_schema;
+use crate::graphql::build_api;
 use crate::http::listener::{self, ConnectionLimits};
 use crate::http::{AppState, app, metrics_app};
 use crate::limits::Limits;
@@ -53,12 +53,8 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Re
     if metrics_on {
         crate::metrics::count_statements(&mut read_pool, "read");
     }
-    let state = AppState::new(
-        build_schema(db.clone(), changes, &config.limits),
-        db,
-        &config,
-    )
-    .with_read_pool(read_pool);
+    let state = AppState::new(build_api(db.clone(), changes, &config.limits), db, &config)
+        .with_read_pool(read_pool);
     let public = bind_to(bind).await?;
     let metrics = match args.metrics_bind {
         Some(addr) => Some((bind_to(addr).await?, metrics)),

@@ -124,8 +124,8 @@ pub struct TestApp {
     pub t: TestDb,
     /// The router, as `quicktakes serve` builds it.
     pub router: axum::Router,
-    /// The schema behind the router (for subscriptions).
-    pub schema: quicktakes::graphql::QuickSchema,
+    /// The schema behind the router, behind its policy (for subscriptions).
+    pub api: quicktakes::graphql::Api,
     /// Where the application announces committed changes (its mutations'
     /// and [`TestApp::import`]'s).
     pub changes: quicktakes::service::changes::ChangeSink,
@@ -226,9 +226,8 @@ impl TestApp {
             });
         }
         let changes = quicktakes::service::changes::ChangeSink::default();
-        let schema =
-            quicktakes::graphql::build_schema(t.db.clone(), changes.clone(), &config.limits);
-        let mut state = quicktakes::http::AppState::new(schema.clone(), t.db.clone(), &config);
+        let api = quicktakes::graphql::build_api(t.db.clone(), changes.clone(), &config.limits);
+        let mut state = quicktakes::http::AppState::new(api.clone(), t.db.clone(), &config);
         if let Some(reads) = reads {
             state = state.with_read_pool(reads);
         }
@@ -236,7 +235,7 @@ impl TestApp {
         Self {
             t,
             router,
-            schema,
+            api,
             changes,
             statements,
         }
@@ -269,7 +268,7 @@ impl TestApp {
     }
 
     /// `request` with the data every transport gives an anonymous request
-    /// (the server's one factory), to run straight on [`TestApp::schema`].
+    /// (the server's one factory), to run straight on [`TestApp::api`].
     pub fn anonymous(&self, request: async_graphql::Request) -> async_graphql::Request {
         let pools = quicktakes::graphql::request::Pools {
             main: self.t.db.clone(),

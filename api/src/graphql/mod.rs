@@ -15,6 +15,8 @@ pub mod types;
 use async_graphql::{ID, SDLExportOptions, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
+pub use policy::Api;
+
 use crate::service::changes::ChangeSink;
 
 /// The schema type.
@@ -34,28 +36,22 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Su
         )
 }
 
-/// Builds the schema. The database connection and the change sink (where
-/// mutations announce their committed changes, and subscriptions listen)
-/// are schema-wide data; loaders and the editor are added per request.
-/// async-graphql's own depth, complexity and directive limits are not used:
-/// they expand every fragment spread anew, and [`policy::Policy`] has
-/// measured the document once before they would run.
-pub fn build_schema(
-    db: DatabaseConnection,
-    changes: ChangeSink,
-    limits: &limits::Limits,
-) -> QuickSchema {
-    let builder = builder()
-        .data(db)
-        .data(changes)
-        .extension(policy::Policy::new(*limits));
+/// Builds the schema behind its policy. The database connection and the
+/// change sink (where mutations announce their committed changes, and
+/// subscriptions listen) are schema-wide data; loaders and the editor are
+/// added per request. async-graphql's own depth, complexity and directive
+/// limits are not used: they expand every fragment spread anew, and the
+/// policy has measured the document once before they would run.
+pub fn build_api(db: DatabaseConnection, changes: ChangeSink, limits: &limits::Limits) -> Api {
+    let builder = builder().data(db).data(changes);
     // The policy refuses `__schema`/`__type` first, with its code; this
     // keeps the schema itself from answering them either way.
-    if limits.introspection_enabled() {
+    let schema = if limits.introspection_enabled() {
         builder.finish()
     } else {
         builder.disable_introspection().finish()
-    }
+    };
+    Api::new(schema, *limits)
 }
 
 /// The SDL of `schema`, with the `@specifiedBy` URLs introspection shows

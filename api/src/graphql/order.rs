@@ -5,10 +5,12 @@
 //! into the result as it completes, so a fast `__typename` overtakes a slow
 //! `article`. The order is restored here, once, after execution.
 
+use std::cell::OnceCell;
+
 use async_graphql::Value;
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet,
 };
 use async_graphql::{Name, Positioned};
 
@@ -19,11 +21,12 @@ pub fn in_selection_order(
     operation_name: Option<&str>,
 ) {
     if let Some(op) = operation(doc, operation_name) {
-        order(data, &[&op.selection_set], doc);
+        order(data, &Plan::of(&[&op.selection_set], doc), doc);
     }
 }
 
-fn operation<'d>(
+/// The operation `name` picks in `doc` (the only one when `name` is `None`).
+pub(crate) fn operation<'d>(
     doc: &'d ExecutableDocument,
     name: Option<&str>,
 ) -> Option<&'d OperationDefinition> {
@@ -38,29 +41,53 @@ fn operation<'d>(
     }
 }
 
-/// Response keys in selection order, each with the selection sets of every
-/// field that answers under it (same-named fields merge).
-type Keys<'d> = IndexMap<&'d str, Vec<&'d Positioned<SelectionSet>>>;
+/// The response keys of one place in the selection, in selection order.
+/// Made once per place and shared by every object answered there (the 20
+/// articles of a page, their links), not once per object; a key's own plan
+/// is made when an answer first needs it, so its cost follows the data.
+struct Plan<'d> {
+    keys: IndexMap<&'d str, Child<'d>>,
+}
 
-fn collect<'d>(
-    sets: &[&'d Positioned<SelectionSet>],
-    doc: &'d ExecutableDocument,
-    keys: &mut Keys<'d>,
-) {
-    for set in sets {
-        for item in &set.node.items {
-            match &item.node {
-                Selection::Field(field) => {
-                    let key = field.node.response_key().node.as_str();
-                    keys.entry(key).or_default().push(&field.node.selection_set);
-                }
-                Selection::InlineFragment(inline) => {
-                    collect(&[&inline.node.selection_set], doc, keys);
-                }
-                Selection::FragmentSpread(spread) => {
-                    // Validation has refused cycles before execution.
-                    if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
-                        collect(&[&fragment.node.selection_set], doc, keys);
+/// The selection sets of every field that answers under a key (same-named
+/// fields merge), and their plan once needed.
+struct Child<'d> {
+    sets: Vec<&'d Positioned<SelectionSet>>,
+    plan: OnceCell<Plan<'d>>,
+}
+
+impl<'d> Plan<'d> {
+    fn of(sets: &[&'d Positioned<SelectionSet>], doc: &'d ExecutableDocument) -> Self {
+        let mut plan = Plan {
+            keys: IndexMap::new(),
+        };
+        plan.collect(sets, doc);
+        plan
+    }
+
+    fn collect(&mut self, sets: &[&'d Positioned<SelectionSet>], doc: &'d ExecutableDocument) {
+        for set in sets {
+            for item in &set.node.items {
+                match &item.node {
+                    Selection::Field(field) => {
+                        let key = field.node.response_key().node.as_str();
+                        self.keys
+                            .entry(key)
+                            .or_insert_with(|| Child {
+                                sets: Vec::new(),
+                                plan: OnceCell::new(),
+                            })
+                            .sets
+                            .push(&field.node.selection_set);
+                    }
+                    Selection::InlineFragment(inline) => {
+                        self.collect(&[&inline.node.selection_set], doc);
+                    }
+                    Selection::FragmentSpread(spread) => {
+                        // Validation has refused cycles before execution.
+                        if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
+                            self.collect(&[&fragment.node.selection_set], doc);
+                        }
                     }
                 }
             }
@@ -68,30 +95,95 @@ fn collect<'d>(
     }
 }
 
-fn order(value: &mut Value, sets: &[&Positioned<SelectionSet>], doc: &ExecutableDocument) {
+fn order<'d>(value: &mut Value, plan: &Plan<'d>, doc: &'d ExecutableDocument) {
     match value {
         Value::List(items) => {
             for item in items {
-                order(item, sets, doc);
+                order(item, plan, doc);
             }
         }
         Value::Object(map) => {
-            let mut keys = Keys::new();
-            collect(sets, doc, &mut keys);
-            let mut unordered: IndexMap<Name, Value> = std::mem::take(map);
-            for (key, inner) in &keys {
-                if let Some((name, mut v)) = unordered.swap_remove_entry(*key) {
-                    if inner.iter().any(|s| !s.node.items.is_empty()) {
-                        order(&mut v, inner, doc);
+            // Most objects come out in order already: rebuild only the others.
+            let in_order = map.len() == plan.keys.len()
+                && map
+                    .keys()
+                    .zip(plan.keys.keys())
+                    .all(|(a, b)| a.as_str() == *b);
+            if !in_order {
+                let mut unordered: IndexMap<Name, Value> = std::mem::take(map);
+                for key in plan.keys.keys() {
+                    if let Some((name, v)) = unordered.swap_remove_entry(*key) {
+                        map.insert(name, v);
                     }
-                    map.insert(name, v);
+                }
+                // Nothing else is expected; whatever is left keeps a place.
+                map.extend(unordered);
+            }
+            for (key, value) in map.iter_mut() {
+                if let Some(child) = plan.keys.get(key.as_str())
+                    && child.sets.iter().any(|s| !s.node.items.is_empty())
+                {
+                    let inner = child.plan.get_or_init(|| Plan::of(&child.sets, doc));
+                    order(value, inner, doc);
                 }
             }
-            // Nothing else is expected; whatever is left keeps a place.
-            map.extend(unordered);
         }
         _ => {}
     }
+}
+
+/// Sets `description` to null in every `__schema` object of `data`, the
+/// result of `operation_name` in `doc`: async-graphql answers a fixed text
+/// of its own, but the SDL has no description (graphql-js would then print
+/// a `schema` block the SDL lacks), and async-graphql has no way to set one.
+pub fn null_schema_description(
+    data: &mut Value,
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+) {
+    let (Some(op), Value::Object(root)) = (operation(doc, operation_name), data) else {
+        return;
+    };
+    for schema in fields(&[&op.selection_set], doc) {
+        if schema.name.node != "__schema" {
+            continue;
+        }
+        let key = schema.response_key().node.as_str();
+        let Some(Value::Object(answer)) = root.get_mut(key) else {
+            continue;
+        };
+        for field in fields(&[&schema.selection_set], doc) {
+            if field.name.node == "description"
+                && let Some(value) = answer.get_mut(field.response_key().node.as_str())
+            {
+                *value = Value::Null;
+            }
+        }
+    }
+}
+
+/// The fields of `sets`, fragments spread.
+fn fields<'d>(
+    sets: &[&'d Positioned<SelectionSet>],
+    doc: &'d ExecutableDocument,
+) -> Vec<&'d Field> {
+    let mut out = Vec::new();
+    for set in sets {
+        for item in &set.node.items {
+            match &item.node {
+                Selection::Field(field) => out.push(&field.node),
+                Selection::InlineFragment(inline) => {
+                    out.extend(fields(&[&inline.node.selection_set], doc));
+                }
+                Selection::FragmentSpread(spread) => {
+                    if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
+                        out.extend(fields(&[&fragment.node.selection_set], doc));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

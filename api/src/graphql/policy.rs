@@ -1,5 +1,5 @@
-//! The schema's own request policy, an async-graphql extension, so every way
-//! into the schema (HTTP, WebSocket, tests) gets the same checks:
+//! The schema's own request policy. [`Api`] is the only way to the schema,
+//! so every transport (HTTP, WebSocket, tests) gets the same checks:
 //! - the token budget before the document is parsed, then the memoised limit
 //!   walk before async-graphql validates it ([`super::limits`]);
 //! - `extensions.code` on parse ([`Error::ParseFailed`]) and validation
@@ -10,75 +10,197 @@
 //! - every error with a code: an error async-graphql raised without one
 //!   (a missing context value, say) is logged and masked as `INTERNAL`, and
 //!   masked errors carry the `requestId` the log files their cause under.
+//!
+//! It wraps the schema rather than being an async-graphql extension: with
+//! any extension installed, async-graphql sends every field through the
+//! extensions' `resolve` chain (a boxed future, the field's type looked up
+//! by name, two type names formatted for each list item), even when no
+//! extension hooks `resolve`; a page of 20 articles with their links is
+//! about 500 fields. Everything the policy does happens once per request
+//! (or per event), so nothing of it needs to run per field.
 
-use std::any::TypeId;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextResolve,
-    NextSubscribe, NextValidation, ResolveInfo,
-};
-use async_graphql::futures_util::stream::{BoxStream, StreamExt};
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Request, ServerError, ServerResult, ValidationResult};
+use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError};
 
+use super::QuickSchema;
 use super::limits::{Limits, Refusal};
 use super::request::RequestId;
 use crate::error::{Code, Error, MASKED};
 
-/// Installs the policy on a schema (`Schema::build(…).extension(Policy::new(limits))`).
-pub struct Policy {
+/// The schema behind its policy. Cheap to clone (both halves are shared).
+#[derive(Clone)]
+pub struct Api {
+    schema: QuickSchema,
     limits: Limits,
 }
 
-impl Policy {
-    /// The policy for these limits.
-    pub fn new(limits: Limits) -> Self {
-        Self { limits }
+impl Api {
+    /// `schema` behind the policy of `limits`.
+    pub fn new(schema: QuickSchema, limits: Limits) -> Self {
+        Self { schema, limits }
+    }
+
+    /// The schema's SDL (see [`super::sdl_of`]).
+    pub fn sdl(&self) -> String {
+        super::sdl_of(&self.schema)
+    }
+
+    /// Runs one query or mutation (a subscription sent here gets its first
+    /// event, as async-graphql answers it).
+    pub async fn execute(&self, mut request: Request) -> Response {
+        let prepared = match Prepared::new(&self.limits, &mut request) {
+            Ok(prepared) => prepared,
+            Err(error) => return refused(&error),
+        };
+        let mut response = self.run(request).await;
+        prepared.finish(&mut response);
+        prepared.record(&response);
+        response
+    }
+
+    /// Runs a batch, its requests one after another, each under the policy.
+    pub async fn execute_batch(&self, batch: BatchRequest) -> BatchResponse {
+        match batch {
+            BatchRequest::Single(request) => BatchResponse::Single(self.execute(request).await),
+            BatchRequest::Batch(requests) => {
+                let mut responses = Vec::with_capacity(requests.len());
+                for request in requests {
+                    responses.push(self.execute(request).await);
+                }
+                BatchResponse::Batch(responses)
+            }
+        }
+    }
+
+    /// Runs a subscription as a stream of events, each finished by the
+    /// policy; a query or mutation is a stream of its one response.
+    pub fn execute_stream(&self, mut request: Request) -> BoxStream<'static, Response> {
+        let prepared = match Prepared::new(&self.limits, &mut request) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                let response = refused(&error);
+                return stream::once(async move { response }).boxed();
+            }
+        };
+        if prepared.operation_type() != Some(OperationType::Subscription) {
+            let api = self.clone();
+            return stream::once(async move {
+                let mut response = api.run(request).await;
+                prepared.finish(&mut response);
+                prepared.record(&response);
+                response
+            })
+            .boxed();
+        }
+        // Events are not counted one by one: the metric is per operation,
+        // and a subscription's outcome is known only when it is refused.
+        let prepared = Arc::new(prepared);
+        let mut first = true;
+        self.schema
+            .execute_stream(request)
+            .map(move |mut response| {
+                prepared.finish(&mut response);
+                if std::mem::take(&mut first) && super::request::is_request_error(&response) {
+                    prepared.record(&response);
+                }
+                response
+            })
+            .boxed()
+    }
+
+    /// The schema's answer to `request`, or the timeout's refusal.
+    async fn run(&self, request: Request) -> Response {
+        let timeout = self.limits.request_timeout();
+        if timeout.is_zero() {
+            return timed_out(timeout);
+        }
+        // Dropping a mutation's future rolls back what it had not committed.
+        match tokio::time::timeout(timeout, self.schema.execute(request)).await {
+            Ok(response) => response,
+            Err(_elapsed) => timed_out(timeout),
+        }
     }
 }
 
-impl ExtensionFactory for Policy {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PolicyExtension {
-            limits: self.limits,
-            prepared: Arc::default(),
-        })
-    }
-}
-
-/// The policy for one request (async-graphql creates one per request).
-struct PolicyExtension {
-    limits: Limits,
-    /// The request's document, operation and id, kept to finish its responses.
-    prepared: Arc<Mutex<Prepared>>,
-}
-
-/// What finishing a response needs of its request.
-#[derive(Default)]
+/// What finishing a request's responses needs of it.
 struct Prepared {
-    /// The document, to order the response by; `None` until prepared.
-    doc: Option<ExecutableDocument>,
+    /// The document, to order the response by.
+    doc: ExecutableDocument,
     operation_name: Option<String>,
     request_id: Option<String>,
     /// When the request was first seen, for its latency metric.
-    started: Option<Instant>,
+    started: Instant,
 }
 
 impl Prepared {
-    /// Orders the response and gives every error its code.
-    fn finish(&self, response: &mut async_graphql::Response) {
-        if let Some(doc) = &self.doc {
-            super::order::in_selection_order(
-                &mut response.data,
+    /// Checks `request` against the limits before async-graphql validates
+    /// it (it reuses the document parsed here); a refusal is counted.
+    fn new(limits: &Limits, request: &mut Request) -> Result<Self, Error> {
+        let started = Instant::now();
+        let operation_name = request.operation_name.clone();
+        let request_id = request.data.get(&std::any::TypeId::of::<RequestId>());
+        let request_id = request_id
+            .and_then(|d| d.downcast_ref::<RequestId>())
+            .map(|id| id.0.clone());
+        let variables = request.variables.clone();
+        let checked = parse(limits, request).and_then(|doc| {
+            limits.check(doc, &variables).map_err(Error::from)?;
+            Ok(doc.clone())
+        });
+        match checked {
+            Ok(doc) => Ok(Self {
                 doc,
-                self.operation_name.as_deref(),
-            );
+                operation_name,
+                request_id,
+                started,
+            }),
+            Err(error) => {
+                crate::metrics::record_operation(
+                    &crate::metrics::operation_label(operation_name.as_deref()),
+                    &error.code().as_str().to_ascii_lowercase(),
+                    started.elapsed().as_secs_f64(),
+                );
+                Err(error)
+            }
         }
+    }
+
+    fn operation_type(&self) -> Option<OperationType> {
+        super::order::operation(&self.doc, self.operation_name.as_deref()).map(|op| op.ty)
+    }
+
+    /// Counts the operation under its outcome.
+    fn record(&self, response: &Response) {
+        crate::metrics::record_operation(
+            &crate::metrics::operation_label(self.operation_name.as_deref()),
+            &outcome(response),
+            self.started.elapsed().as_secs_f64(),
+        );
+    }
+
+    /// Orders the response and gives every error its code.
+    fn finish(&self, response: &mut Response) {
+        let operation = self.operation_name.as_deref();
+        super::order::in_selection_order(&mut response.data, &self.doc, operation);
+        super::order::null_schema_description(&mut response.data, &self.doc, operation);
+        // Nothing ran: the errors are the document's (validation, or an
+        // operation name the document does not have).
+        let refused = super::request::is_request_error(response);
         for error in &mut response.errors {
             let code = match code_of(error) {
                 Some(code) => code,
+                None if refused => {
+                    *error = Error::ValidationFailed {
+                        message: std::mem::take(&mut error.message),
+                        locations: std::mem::take(&mut error.locations),
+                    }
+                    .to_server_error();
+                    continue;
+                }
                 None if error.message.starts_with("Failed to parse") => {
                     // An argument's value a scalar refused as the resolver
                     // read it: the client's to fix, and the message says how.
@@ -120,6 +242,11 @@ impl Prepared {
     }
 }
 
+/// The answer to a request refused before it ran.
+fn refused(error: &Error) -> Response {
+    Response::from_errors(vec![error.to_server_error()])
+}
+
 /// An error's `extensions.code`, if it has one.
 fn code_of(error: &ServerError) -> Option<String> {
     match error.extensions.as_ref()?.get("code")? {
@@ -129,7 +256,7 @@ fn code_of(error: &ServerError) -> Option<String> {
 }
 
 /// The refusal of a request that ran past `timeout`.
-fn timed_out(timeout: Duration) -> async_graphql::Response {
+fn timed_out(timeout: Duration) -> Response {
     tracing::warn!(?timeout, "request timed out");
     let error = Error::QueryLimit {
         limit: "timeout",
@@ -138,12 +265,12 @@ fn timed_out(timeout: Duration) -> async_graphql::Response {
             timeout.as_secs_f64()
         ),
     };
-    async_graphql::Response::from_errors(vec![error.to_server_error()])
+    Response::from_errors(vec![error.to_server_error()])
 }
 
 /// The outcome label of a response: its first error's code, lower-cased
 /// (`timeout` for the timeout), or `ok`.
-fn outcome(response: &async_graphql::Response) -> String {
+fn outcome(response: &Response) -> String {
     let Some(extensions) = response.errors.first().and_then(|e| e.extensions.as_ref()) else {
         return if response.errors.is_empty() {
             "ok".to_owned()
@@ -159,144 +286,6 @@ fn outcome(response: &async_graphql::Response) -> String {
         (Some(_), Some(limit)) if limit == "timeout" => limit,
         (Some(code), _) => code,
         (None, _) => "invalid".to_owned(),
-    }
-}
-
-impl PolicyExtension {
-    /// Checks `request` against the limits before async-graphql parses
-    /// (again) or validates it, and keeps what finishing its responses needs.
-    fn prepare(&self, mut request: Request) -> Result<Request, Error> {
-        let variables = request.variables.clone();
-        let operation_name = request.operation_name.clone();
-        let request_id = request
-            .data
-            .get(&TypeId::of::<RequestId>())
-            .and_then(|d| d.downcast_ref::<RequestId>())
-            .map(|id| id.0.clone());
-        if let Ok(mut prepared) = self.prepared.lock() {
-            prepared.request_id.clone_from(&request_id);
-            prepared.started = Some(Instant::now());
-        }
-        let doc = parse(&self.limits, &mut request)?;
-        self.limits.check(doc, &variables).map_err(Error::from)?;
-        if let Ok(mut prepared) = self.prepared.lock() {
-            prepared.doc = Some(doc.clone());
-            prepared.operation_name = operation_name;
-        }
-        Ok(request)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for PolicyExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let started = Instant::now();
-        let label = crate::metrics::operation_label(request.operation_name.as_deref());
-        let prepared = self.prepare(request).map_err(|error| {
-            // Refused before it ran: counted here, as `execute` never sees it.
-            crate::metrics::record_operation(
-                &label,
-                &error.code().as_str().to_ascii_lowercase(),
-                started.elapsed().as_secs_f64(),
-            );
-            error.to_server_error()
-        })?;
-        next.run(ctx, prepared).await
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> async_graphql::Response {
-        let started = Instant::now();
-        let timeout = self.limits.request_timeout();
-        // Dropping a mutation's future rolls back what it had not committed.
-        let mut response = if timeout.is_zero() {
-            timed_out(timeout)
-        } else {
-            match tokio::time::timeout(timeout, next.run(ctx, operation_name)).await {
-                Ok(response) => response,
-                Err(_elapsed) => timed_out(timeout),
-            }
-        };
-        if let Ok(prepared) = self.prepared.lock() {
-            prepared.finish(&mut response);
-        }
-        crate::metrics::record_operation(
-            &crate::metrics::operation_label(operation_name),
-            &outcome(&response),
-            started.elapsed().as_secs_f64(),
-        );
-        response
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, async_graphql::Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, async_graphql::Response> {
-        // The request is prepared only once the stream is first polled.
-        // A query or mutation sent this way was finished by `execute`
-        // already; finishing twice changes nothing.
-        let prepared = self.prepared.clone();
-        next.run(ctx, stream)
-            .map(move |mut response| {
-                if let Ok(prepared) = prepared.lock() {
-                    prepared.finish(&mut response);
-                }
-                response
-            })
-            .boxed()
-    }
-
-    /// `__schema { description }` is null, as the SDL has none:
-    /// async-graphql answers a fixed text of its own (graphql-js would
-    /// then print a `schema` block the SDL lacks), and has no way to set one.
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<async_graphql::Value>> {
-        if info.is_for_introspection && info.parent_type == "__Schema" && info.name == "description"
-        {
-            return Ok(Some(async_graphql::Value::Null));
-        }
-        next.run(ctx, info).await
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            if let Ok(prepared) = self.prepared.lock() {
-                crate::metrics::record_operation(
-                    &crate::metrics::operation_label(prepared.operation_name.as_deref()),
-                    &Code::GraphqlValidationFailed.as_str().to_ascii_lowercase(),
-                    prepared.started.map_or(0.0, |s| s.elapsed().as_secs_f64()),
-                );
-            }
-            errors
-                .into_iter()
-                .map(|e| {
-                    Error::ValidationFailed {
-                        message: e.message,
-                        locations: e.locations,
-                    }
-                    .to_server_error()
-                })
-                .collect()
-        })
     }
 }
 

@@ -135,7 +135,7 @@ async fn execute(
     let started = std::time::Instant::now();
     // The schema's policy applies the timeout and counts each operation;
     // a panic is this transport's to answer.
-    let Ok(response) = run_guarded(state.schema.execute_batch(batch)).await else {
+    let Ok(response) = run_guarded(state.api.execute_batch(batch)).await else {
         let elapsed = started.elapsed().as_secs_f64();
         for op in &operations {
             crate::metrics::record_operation(op, "internal", elapsed);

@@ -29,7 +29,7 @@ use tower_http::trace::TraceLayer;
 pub use crate::limits::Limits;
 use throttle::{AddressLimiter, FailureBudget, Reservation, TooManyFailures, TrustedProxies};
 
-use crate::graphql::QuickSchema;
+use crate::graphql::Api;
 
 /// The header carrying each request's id (set when the client sends none).
 pub const REQUEST_ID: &str = "x-request-id";
@@ -85,8 +85,8 @@ const ASSETS_CACHE: &str = "public, max-age=3600, must-revalidate";
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The GraphQL schema.
-    pub schema: QuickSchema,
+    /// The GraphQL schema, behind its policy.
+    pub api: Api,
     /// The database: the main pool, for editors and writes.
     pub db: DatabaseConnection,
     /// The pool anonymous requests read through, with its own (smaller)
@@ -112,10 +112,10 @@ pub struct AppState {
 
 impl AppState {
     /// State for [`app`].
-    pub fn new(schema: QuickSchema, db: DatabaseConnection, config: &HttpConfig) -> Self {
-        let sdl = Arc::new(crate::graphql::sdl_of(&schema));
+    pub fn new(api: Api, db: DatabaseConnection, config: &HttpConfig) -> Self {
+        let sdl = Arc::new(api.sdl());
         Self {
-            schema,
+            api,
             read_db: db.clone(),
             db,
             limits: config.limits,

@@ -7,8 +7,8 @@
 //! `error` message (a refused operation arrives as `next` then `complete`),
 //! and has no hook per operation for the caps a connection is held to. The
 //! schema side is the one HTTP uses: the same credential check
-//! ([`editor_for`]), request data ([`Pools::prepare`]) and policy extension
-//! (limits, timeout, error codes).
+//! ([`editor_for`]), request data ([`Pools::prepare`]) and policy
+//! ([`Api`](crate::graphql::Api): limits, timeout, error codes).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -359,7 +359,7 @@ impl Connection {
             request_id: format!("{}/{id}", caller.request_id),
         };
         let request = self.state.pools().prepare(&caller, request);
-        let responses = self.state.schema.execute_stream(request);
+        let responses = self.state.api.execute_stream(request);
         let panicked = Arc::new(caller.request_id);
         let mut first = true;
         let events = std::panic::AssertUnwindSafe(responses)

@@ -12,7 +12,7 @@ const ID: i64 = 118_109;
 /// A GraphQL subscription to every change, listening once this returns.
 async fn subscribe(app: &TestApp) -> impl Stream<Item = async_graphql::Response> + Unpin {
     let mut stream = app
-        .schema
+        .api
         .execute_stream(app.anonymous(async_graphql::Request::new(
             "subscription { articleChanged { id title version } }",
         )));

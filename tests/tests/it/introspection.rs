@@ -179,3 +179,47 @@ async fn introspection_can_be_turned_off() {
     assert_eq!(sdl.text(), quicktakes::graphql::sdl());
     assert_eq!(app.t.snapshot().await, before, "nothing was written");
 }
+
+#[tokio::test]
+async fn the_schema_has_no_description_however_it_is_asked() {
+    let app = TestApp::new().await;
+    let d = app
+        .data(
+            "{ __schema { description queryType { name } } s: __schema { d: description } \
+             ...F } fragment F on Query { __schema { ... on __Schema { description } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["__schema"]["description"], Value::Null, "{d}");
+    assert_eq!(d["__schema"]["queryType"]["name"], "Query", "{d}");
+    assert_eq!(d["s"]["d"], Value::Null, "{d}");
+    // Other descriptions are the schema's own.
+    let d = app
+        .data("{ __type(name: \"Article\") { description } }", json!({}))
+        .await;
+    let text = d["__type"]["description"].as_str().unwrap_or_default();
+    assert!(text.starts_with("An article"), "{d}");
+}
+
+#[tokio::test]
+async fn an_operation_name_the_document_lacks_is_a_validation_error() {
+    let app = TestApp::new().await;
+    let before = app.t.snapshot().await;
+    let body = json!({
+        "query": "query A { __typename } mutation B { deleteArticle(id: \"1\") }",
+        "operationName": "C",
+    });
+    let request = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("accept", "application/graphql-response+json")
+        .body(axum::body::Body::from(body.to_string()))
+        .expect("request");
+    let response = app.send(request).await;
+    assert_eq!(response.status, axum::http::StatusCode::BAD_REQUEST);
+    let v = response.json();
+    assert_eq!(error_code(&v), "GRAPHQL_VALIDATION_FAILED", "{v}");
+    assert!(v.get("data").is_none(), "{v}");
+    let message = v["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("\"C\""), "names the operation: {message}");
+    assert_eq!(app.t.snapshot().await, before, "nothing was written");
+}

@@ -557,7 +557,7 @@ async fn subscribers_see_each_change() {
     let e = editors().await;
     let mut stream = e
         .app
-        .schema
+        .api
         .execute_stream(e.app.anonymous(async_graphql::Request::new(
             "subscription { articleChanged(id: \"118109\") { title version } }",
         )));

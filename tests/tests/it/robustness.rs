@@ -68,7 +68,7 @@ async fn the_schema_enforces_the_limits_itself_whatever_the_transport() {
         (format!("{{ {} }}", "__typename ".repeat(20_000)), "tokens"),
     ] {
         let response = app
-            .schema
+            .api
             .execute(async_graphql::Request::new(query).variables(Variables::default()))
             .await;
         let v = serde_json::to_value(&response).expect("json");

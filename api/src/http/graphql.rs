@@ -143,26 +143,39 @@ async fn execute(
         return refusal(media, Stage::Http, &Error::Panicked, headers);
     };
     let (status, body) = match response {
-        BatchResponse::Single(r) => {
-            let request_error = is_request_error(&r);
-            let mut body = serde_json::to_value(&r).unwrap_or(Value::Null);
-            if request_error && let Value::Object(map) = &mut body {
-                // A request error never started execution: it has no `data`.
-                map.remove("data");
-            }
-            let status = if request_error && media == MediaType::GraphqlResponse {
+        BatchResponse::Single(r) if is_request_error(&r) => {
+            let status = if media == MediaType::GraphqlResponse {
                 StatusCode::BAD_REQUEST
             } else {
                 StatusCode::OK
             };
-            (status, body)
+            let mut body = serde_json::to_value(&r);
+            if let Ok(Value::Object(map)) = &mut body {
+                // A request error never started execution: it has no `data`.
+                map.remove("data");
+            }
+            (status, body.and_then(|body| serde_json::to_vec(&body)))
         }
-        BatchResponse::Batch(rs) => (
-            StatusCode::OK,
-            serde_json::to_value(&rs).unwrap_or(Value::Null),
-        ),
+        // Written straight to bytes: an article page is hundreds of fields,
+        // and a `serde_json::Value` tree of them first would cost as many
+        // allocations again.
+        response => (StatusCode::OK, serde_json::to_vec(&response)),
     };
-    let mut response = (status, body.to_string()).into_response();
+    let body = match body {
+        Ok(body) => body,
+        Err(error) => {
+            // Only a map with a non-text key could fail, and the schema
+            // has none: a defect to log, not the client's to fix.
+            tracing::error!(%error, "a response could not be written as JSON");
+            return refusal(
+                media,
+                Stage::Http,
+                &Error::Internal(error.to_string()),
+                headers,
+            );
+        }
+    };
+    let mut response = (status, body).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());

@@ -6,7 +6,7 @@ mod spec;
 pub mod table;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use table::Field;
 
@@ -22,7 +22,7 @@ pub const DEFAULT_LANGUAGE: &str = "en";
 pub const DEFAULT_BODY: &str = "\n&nbsp;";
 
 /// SEO metadata of an article.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Seo {
     /// `seo.title`.
     pub title: Option<String>,
@@ -33,7 +33,7 @@ pub struct Seo {
 }
 
 /// One related link, with the link's own copy of the target's details.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Link {
     /// 1-based position (`related_articleN`).
     pub position: i32,
@@ -50,7 +50,7 @@ pub struct Link {
 }
 
 /// Every value of an article, defaults resolved. [`Field`] names each one.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ArticleFields {
     /// Stable seed id, positive.
     pub id: i64,

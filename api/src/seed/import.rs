@@ -5,11 +5,33 @@
 //! so editors' changes (and deletions) survive re-runs. A changed file over an
 //! article that editors changed since is a conflict unless `force` is set.
 //!
+//! Memory stays flat whatever the corpus size, and the write lock is taken
+//! only once everything is read, parsed, validated and rendered:
+//! - The files are read [`READ_BATCH`] at a time, on every core. A file
+//!   whose bytes hash as the one last imported into an article is that
+//!   article's file, unchanged, and is not parsed at all. Every other file
+//!   is parsed, validated and (when it creates an article) rendered.
+//! - What the checks across files need stays in memory ([`files::FileKeys`]:
+//!   id, slug, url, file name, a few hundred bytes a file); the row a file
+//!   writes (values, rendered answer, text) goes to a temporary spill file
+//!   (`spill`) as soon as its batch is read, so at most a batch of rows
+//!   is ever held.
+//! - The write transaction verifies the plan, then streams the spill back
+//!   [`INSERT_CHUNK`] rows at a time into multi-row inserts: it does no
+//!   parsing and (for new articles) no rendering, so editors wait only for
+//!   the inserts.
+//!
+//! Reading every file twice instead (keys first, rows in the write) would
+//! save the spill but parse inside the write lock, and a file could change
+//! between the two reads; keeping the rows in memory cost 2 GB at 100,000.
+//!
 //! `files` reads and parses the input, `plan` decides and verifies what
-//! each file does; this module runs the job and writes the plan.
+//! each file does, `spill` holds the planned rows; this module runs the job
+//! and writes the plan.
 
 mod files;
 mod plan;
+mod spill;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -17,21 +39,25 @@ use std::path::PathBuf;
 use chrono::Utc;
 use entity::article;
 use rayon::prelude::*;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter,
+};
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::service::article::{
     Change, DerivedText, INSERT_CHUNK, ImportedSource, NewArticleRow, OnTaken, StoredArticle,
-    insert_articles, load_many, wanted_subjects, write_change,
+    insert_articles, load_many, write_change,
 };
 use crate::service::changes::{ChangeSink, Changed};
 use crate::service::pause::{self, Pause};
 use crate::service::revision::IMPORT_EDITOR;
 use crate::service::subject::ensure_subjects;
 pub use files::FileProblem;
-use files::{Loaded, check_duplicates, collect_files, load_file};
-use plan::{Existing, check_taken, classify, existing_articles, verify_plan, writes};
+use files::{FileKeys, PlannedRow, ReadFile, Reading, check_duplicates, collect_files, read_file};
+use plan::{Existing, check_taken, existing_articles, verify_plan, writes};
+use spill::{SpillReader, SpillWriter};
 
 /// Largest seed file read; a bigger one is refused before it is read.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -89,6 +115,10 @@ pub struct ImportReport {
     pub invalid_files: usize,
     /// Whether anything was written.
     pub written: bool,
+    /// The most files' rows held in memory at once (parsed, or encoded and
+    /// not yet spilled): at most [`READ_BATCH`] whatever the corpus size.
+    #[doc(hidden)]
+    pub most_rows_in_memory: usize,
 }
 
 impl ImportReport {
@@ -155,6 +185,11 @@ pub struct ImportPauses {
 /// statistics; fewer change them too little to matter.
 const BULK_WRITE: usize = 1_000;
 
+/// Files read and parsed at a time (in parallel) before their rows go to
+/// the spill: what bounds the rows an import holds in memory.
+#[doc(hidden)]
+pub const READ_BATCH: usize = 256;
+
 /// Imports seed files: see the module documentation for the rules.
 pub async fn import_corpus(
     db: &DatabaseConnection,
@@ -162,6 +197,35 @@ pub async fn import_corpus(
     progress: &Progress,
 ) -> Result<ImportReport> {
     import_corpus_paused(db, options, progress, &ImportPauses::default()).await
+}
+
+/// Subjects `(slug, name)` the written files name, each once, numbered.
+#[derive(Default)]
+struct Subjects {
+    pairs: Vec<(String, String)>,
+    index: HashMap<(String, String), u32>,
+}
+
+impl Subjects {
+    fn intern(&mut self, pair: (String, String)) -> Result<u32> {
+        if let Some(&i) = self.index.get(&pair) {
+            return Ok(i);
+        }
+        let i = u32::try_from(self.pairs.len())
+            .map_err(|_| Error::Internal("over 4 billion subjects".to_owned()))?;
+        self.pairs.push(pair.clone());
+        self.index.insert(pair, i);
+        Ok(i)
+    }
+}
+
+/// The valid files' keys and actions, and where their rows were spilled.
+struct Planned {
+    files: Vec<FileKeys>,
+    actions: Vec<Action>,
+    subjects: Subjects,
+    creates: SpillWriter,
+    updates: SpillWriter,
 }
 
 /// [`import_corpus`] with a test's pause points.
@@ -173,70 +237,85 @@ pub async fn import_corpus_paused(
     pauses: &ImportPauses,
 ) -> Result<ImportReport> {
     let mut report = ImportReport::default();
-    let files = collect_files(&options.paths, &mut report.problems);
-    let path_problems = report.problems.len();
+    let paths = collect_files(&options.paths, &mut report.problems);
+    report.invalid_files += report.problems.len();
 
-    progress.phase("reading", files.len() as u64);
-    // CPU-bound and short: parsed on every core, right here.
-    let results: Vec<std::result::Result<Loaded, Vec<FileProblem>>> = files
-        .par_iter()
-        .map(|(p, name)| {
-            let r = load_file(p, name);
-            progress.advance(1);
-            r
-        })
-        .collect();
-    progress.finish();
-
-    let mut loaded = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Ok(l) => loaded.push(l),
-            Err(problems) => {
-                report.invalid_files += 1;
-                report.problems.extend(problems);
+    let existing = existing_articles(db).await?;
+    let reading = Reading::new(&existing, options.force, !options.dry_run);
+    let mut planned = Planned {
+        files: Vec::with_capacity(paths.len()),
+        actions: Vec::with_capacity(paths.len()),
+        subjects: Subjects::default(),
+        creates: SpillWriter::new()?,
+        updates: SpillWriter::new()?,
+    };
+    progress.phase("reading", paths.len() as u64);
+    for batch in paths.chunks(READ_BATCH) {
+        // CPU-bound: read, parsed and rendered on every core, a batch at a
+        // time so that only a batch of rows waits in memory for the spill.
+        let results: Vec<_> = batch
+            .par_iter()
+            .map(|(p, name)| {
+                let r = read_file(&reading, p, name);
+                progress.advance(1);
+                r
+            })
+            .collect();
+        for r in results {
+            match r {
+                Ok(read) => plan_file(&mut planned, read)?,
+                Err(problems) => {
+                    report.invalid_files += 1;
+                    report.problems.extend(problems);
+                }
             }
         }
     }
-    report.invalid_files += path_problems;
+    progress.finish();
+    report.most_rows_in_memory = reading.held.peak();
+    drop(reading);
 
-    let existing = existing_articles(db).await?;
-    let mut bad: HashMap<usize, Vec<FileProblem>> = check_duplicates(&loaded);
-    let plan: Vec<Action> = loaded
-        .iter()
-        .map(|l| classify(l, existing.get(&l.seed.fields.id), options.force))
-        .collect();
-    for (i, problems) in check_taken(&loaded, &plan, &existing) {
+    let Planned {
+        files,
+        actions,
+        subjects,
+        creates,
+        updates,
+    } = planned;
+    let mut bad: HashMap<usize, Vec<FileProblem>> = check_duplicates(&files);
+    for (i, problems) in check_taken(&files, &actions, &existing) {
         bad.entry(i).or_default().extend(problems);
     }
     report.invalid_files += bad.len();
     let mut bad_indexes: Vec<usize> = bad.keys().copied().collect();
     bad_indexes.sort_unstable();
-    for i in bad_indexes {
-        report.problems.extend(bad.remove(&i).unwrap_or_default());
+    for i in &bad_indexes {
+        report.problems.extend(bad.remove(i).unwrap_or_default());
     }
-    let invalid: HashSet<String> = report.problems.iter().map(|p| p.path.clone()).collect();
-    let (valid, actions): (Vec<Loaded>, Vec<Action>) = loaded
+    let bad_indexes: HashSet<usize> = bad_indexes.into_iter().collect();
+    let (valid, actions): (Vec<FileKeys>, Vec<Action>) = files
         .into_iter()
-        .zip(plan)
-        .filter(|(l, _)| !invalid.contains(&l.path))
+        .zip(actions)
+        .enumerate()
+        .filter(|(i, _)| !bad_indexes.contains(i))
+        .map(|(_, pair)| pair)
         .unzip();
     report.plan = planned_files(&valid, &actions);
 
     if options.dry_run || (report.invalid_files > 0 && !options.skip_invalid) {
         return Ok(report);
     }
-    // Rendered on every core here, not in the single write transaction, and
-    // only for new articles: an unchanged file costs no rendering.
-    let mut valid = valid;
-    valid
-        .par_iter_mut()
-        .zip(&actions)
-        .filter(|(_, a)| **a == Action::Create)
-        .for_each(|(l, _)| l.derived = Some(DerivedText::of(&l.seed.fields.answer)));
     pause::at(pauses.after_planning.as_ref()).await;
+    let spilled = Spilled {
+        subjects,
+        creates: creates.into_reader()?,
+        updates: updates.into_reader()?,
+    };
     let sink = &options.changes;
-    let actions = write_plan(db, sink, &valid, actions, &existing, progress, pauses).await?;
+    let actions = write_plan(
+        db, sink, &valid, actions, spilled, &existing, progress, pauses,
+    )
+    .await?;
     report.plan = planned_files(&valid, &actions);
     report.written = true;
     if report.created() + report.updated() >= BULK_WRITE {
@@ -250,27 +329,69 @@ pub async fn import_corpus_paused(
     Ok(report)
 }
 
-fn planned_files(files: &[Loaded], actions: &[Action]) -> Vec<PlannedFile> {
+/// Adds a read file to the plan, its row to the spill of its action.
+fn plan_file(planned: &mut Planned, read: ReadFile<'_>) -> Result<()> {
+    let ReadFile {
+        mut keys,
+        action,
+        row,
+        subjects,
+    } = read;
+    if let Some((encoded, _held)) = row {
+        let spill = if action == Action::Create {
+            &mut planned.creates
+        } else {
+            &mut planned.updates
+        };
+        keys.row = Some(spill.push(&encoded)?);
+    }
+    keys.subjects = subjects
+        .into_iter()
+        .map(|pair| planned.subjects.intern(pair))
+        .collect::<Result<_>>()?;
+    planned.files.push(keys);
+    planned.actions.push(action);
+    Ok(())
+}
+
+fn planned_files(files: &[FileKeys], actions: &[Action]) -> Vec<PlannedFile> {
     files
         .iter()
         .zip(actions)
         .map(|(l, a)| PlannedFile {
-            path: l.path.clone(),
-            id: l.seed.fields.id,
+            path: l.path(),
+            id: l.id,
             action: a.clone(),
         })
         .collect()
 }
 
+/// The spilled rows of a plan, to stream into the write.
+struct Spilled {
+    subjects: Subjects,
+    creates: SpillReader,
+    updates: SpillReader,
+}
+
+/// The spilled row of `file`, from `spill`.
+fn row_of(spill: &mut SpillReader, file: &FileKeys) -> Result<PlannedRow> {
+    let n = file
+        .row
+        .ok_or_else(|| Error::Internal(format!("{} has no planned row", file.path())))?;
+    spill.read(n)
+}
+
 /// Writes the creates and updates of a plan in one transaction, after
-/// verifying the plan inside it; returns the actions taken.
+/// verifying the plan inside it; returns the actions taken. The rows come
+/// from the spill, a chunk at a time.
 // The plan, where it is written and announced, and the test's pause points.
 #[allow(clippy::too_many_arguments)]
 async fn write_plan(
     db: &DatabaseConnection,
     sink: &ChangeSink,
-    files: &[Loaded],
+    files: &[FileKeys],
     actions: Vec<Action>,
+    spilled: Spilled,
     planned: &HashMap<i64, Existing>,
     progress: &Progress,
     pauses: &ImportPauses,
@@ -279,119 +400,139 @@ async fn write_plan(
         return Ok(actions);
     }
     let txn = crate::db::begin_write(db).await?;
-    let mut actions = verify_plan(&txn, files, actions, planned).await?;
+    let locked = std::time::Instant::now();
+    if db.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(FAST_TOAST).await?;
+    }
+    let (actions, changed) =
+        write_rows(&txn, files, actions, spilled, planned, progress, pauses).await?;
+    match changed {
+        Some(changed) => sink.commit(txn, changed).await?,
+        None => txn.rollback().await?,
+    }
+    // How long editors' saves waited on SQLite (or got `BUSY`).
+    tracing::info!(
+        elapsed_ms = locked.elapsed().as_millis() as u64,
+        "the import's write transaction is over"
+    );
+    Ok(actions)
+}
+
+/// On PostgreSQL, the import's long values (file text, answer, its HTML
+/// and text, the search vector) are compressed with LZ4 when the server
+/// has it: `pglz`, the default, was the largest part of the server's time
+/// in a 100,000-article import. Only this transaction's new values change;
+/// readers decompress either. (A `DO` block, so a server without LZ4 keeps
+/// its default instead of failing the transaction.)
+const FAST_TOAST: &str = "DO $$ BEGIN \
+    IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' \
+               AND 'lz4' = ANY(enumvals)) THEN \
+        SET LOCAL default_toast_compression = 'lz4'; \
+    END IF; \
+END $$";
+
+/// The verified plan written inside `txn`: the actions taken, and what
+/// changed (`None` when nothing is left to write).
+async fn write_rows(
+    txn: &DatabaseTransaction,
+    files: &[FileKeys],
+    actions: Vec<Action>,
+    mut spilled: Spilled,
+    planned: &HashMap<i64, Existing>,
+    progress: &Progress,
+    pauses: &ImportPauses,
+) -> Result<(Vec<Action>, Option<Changed>)> {
+    let mut actions = verify_plan(txn, files, actions, planned).await?;
     pause::at(pauses.after_verifying.as_ref()).await;
     let now = Utc::now();
     let creates: Vec<usize> = (0..files.len())
         .filter(|&i| actions[i] == Action::Create)
         .collect();
-    let updates: Vec<&Loaded> = files
-        .iter()
-        .zip(&actions)
-        .filter(|(_, a)| matches!(a, Action::Update | Action::Force(_)))
-        .map(|(l, _)| l)
+    let updates: Vec<usize> = (0..files.len())
+        .filter(|&i| matches!(actions[i], Action::Update | Action::Force(_)))
         .collect();
     if creates.is_empty() && updates.is_empty() {
-        txn.rollback().await?;
-        return Ok(actions);
+        return Ok((actions, None));
     }
     // Articles' own subject names first, so they win over links' copies.
-    let written = || {
-        creates
-            .iter()
-            .map(|&i| &files[i])
-            .chain(updates.iter().copied())
-    };
-    let mut wanted: Vec<(String, String)> = written()
-        .map(|l| {
-            (
-                l.seed.fields.subject_slug.clone(),
-                l.seed.fields.subject.clone(),
-            )
-        })
+    let written = || creates.iter().chain(&updates).map(|&i| &files[i]);
+    let mut seen = HashSet::new();
+    let wanted: Vec<(String, String)> = written()
+        .filter_map(|f| f.subjects.first())
+        .chain(written().flat_map(|f| f.subjects.iter().skip(1)))
+        .filter(|&&i| seen.insert(i))
+        .filter_map(|&i| spilled.subjects.pairs.get(i as usize).cloned())
         .collect();
-    wanted.extend(written().flat_map(|l| wanted_subjects(&l.seed.fields).skip(1)));
-    let subject_ids = ensure_subjects(&txn, &wanted, now).await?;
+    let subject_ids = ensure_subjects(txn, &wanted, now).await?;
 
     progress.phase("writing", (creates.len() + updates.len()) as u64);
     let mut changed = Changed::default();
     // Updates first: a file that moves its article off a slug frees it for
     // a new file of the same import.
-    let ids: Vec<i64> = updates.iter().map(|l| l.seed.fields.id).collect();
-    let stored: HashMap<i64, StoredArticle> = load_many(&txn, &ids)
-        .await?
-        .into_iter()
-        .map(|s| (s.model.id, s))
-        .collect();
-    for l in updates {
-        let f = &l.seed.fields;
-        let current = stored
-            .get(&f.id)
-            .ok_or_else(|| Error::Internal(format!("article {} vanished during import", f.id)))?;
-        let source = ImportedSource {
-            text: l.text.clone(),
-            hash: l.hash.clone(),
-            path: l.path.clone(),
-        };
-        let note = format!("imported from {}", l.name);
-        let change = Change {
-            fields: f,
-            editor: IMPORT_EDITOR,
-            note: Some(&note),
-            source: Some(&source),
-            undelete: true,
-            now,
-        };
-        write_change(&txn, current, &change).await?;
-        changed.record(f.id);
-        progress.advance(1);
+    for chunk in updates.chunks(INSERT_CHUNK) {
+        let ids: Vec<i64> = chunk.iter().map(|&i| files[i].id).collect();
+        let stored: HashMap<i64, StoredArticle> = load_many(txn, &ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.model.id, s))
+            .collect();
+        for &i in chunk {
+            let file = &files[i];
+            let row = row_of(&mut spilled.updates, file)?;
+            let current = stored.get(&file.id).ok_or_else(|| {
+                Error::Internal(format!("article {} vanished during import", file.id))
+            })?;
+            let source = ImportedSource {
+                text: row.text,
+                hash: row.hash,
+                path: file.path(),
+            };
+            let note = format!("imported from {}", file.name);
+            let change = Change {
+                fields: &row.fields,
+                editor: IMPORT_EDITOR,
+                note: Some(&note),
+                source: Some(&source),
+                undelete: true,
+                now,
+            };
+            write_change(txn, current, &change).await?;
+            changed.record(file.id);
+            progress.advance(1);
+        }
     }
 
     for chunk in creates.chunks(INSERT_CHUNK) {
-        let sources: Vec<ImportedSource> = chunk
+        let mut planned = Vec::with_capacity(chunk.len());
+        for &i in chunk {
+            let file = &files[i];
+            let row = row_of(&mut spilled.creates, file)?;
+            let derived = match row.derived {
+                Some(d) => d,
+                None => DerivedText::of(&row.fields.answer),
+            };
+            let source = ImportedSource {
+                text: row.text,
+                hash: row.hash,
+                path: file.path(),
+            };
+            let note = format!("created from {}", file.name);
+            planned.push((row.fields, derived, source, note));
+        }
+        let rows: Vec<NewArticleRow<'_>> = planned
             .iter()
-            .map(|&i| ImportedSource {
-                text: files[i].text.clone(),
-                hash: files[i].hash.clone(),
-                path: files[i].path.clone(),
-            })
-            .collect();
-        let notes: Vec<String> = chunk
-            .iter()
-            .map(|&i| format!("created from {}", files[i].name))
-            .collect();
-        let rendered: Vec<Option<DerivedText>> = chunk
-            .iter()
-            .map(|&i| {
-                let l = &files[i];
-                l.derived
-                    .is_none()
-                    .then(|| DerivedText::of(&l.seed.fields.answer))
-            })
-            .collect();
-        let mut rows = Vec::with_capacity(chunk.len());
-        for (((&i, source), note), rendered) in
-            chunk.iter().zip(&sources).zip(&notes).zip(&rendered)
-        {
-            let l = &files[i];
-            let derived = l.derived.as_ref().or(rendered.as_ref()).ok_or_else(|| {
-                Error::Internal(format!(
-                    "article {} has no rendered answer",
-                    l.seed.fields.id
-                ))
-            })?;
-            rows.push(NewArticleRow {
-                fields: &l.seed.fields,
+            .map(|(fields, derived, source, note)| NewArticleRow {
+                fields,
                 derived,
                 source: Some(source),
                 editor: IMPORT_EDITOR,
-                note: Some(note),
+                note: Some(note.as_str()),
                 changes: &[],
-            });
-        }
-        let inserted = insert_articles(&txn, &rows, &subject_ids, OnTaken::Skip, now).await?;
+            })
+            .collect();
+        let inserted = insert_articles(txn, &rows, &subject_ids, OnTaken::Skip, now).await?;
         for &i in chunk {
-            let id = files[i].seed.fields.id;
+            let id = files[i].id;
             if inserted.contains(&id) {
                 changed.record(id);
             } else {
@@ -404,8 +545,7 @@ async fn write_plan(
         progress.advance(chunk.len() as u64);
     }
     progress.finish();
-    sink.commit(txn, changed).await?;
-    Ok(actions)
+    Ok((actions, Some(changed)))
 }
 
 /// Only the ids in the database, for callers that need to know if it is empty.

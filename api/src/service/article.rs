@@ -74,7 +74,7 @@ pub fn to_fields(
 }
 
 /// What is derived from an answer when it is written, never per request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DerivedText {
     /// Sanitized HTML.
     pub html: String,

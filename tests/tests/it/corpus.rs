@@ -88,3 +88,35 @@ async fn a_bulk_import_refreshes_the_planners_statistics_on_postgresql() {
     assert_eq!(report.created(), 1_000);
     assert!(analyzed().await, "the import analyzed the tables");
 }
+
+/// Memory does not grow with the corpus: the import holds at most a batch
+/// of parsed rows at once, and a re-import of unchanged files parses none.
+#[tokio::test]
+async fn an_import_holds_at_most_a_batch_of_rows_and_reparses_no_unchanged_file() {
+    use quicktakes::seed::import::READ_BATCH;
+    let t = TestDb::new().await;
+    let input = t.path("batches");
+    let count = 3 * READ_BATCH as u64 + 1;
+    write_corpus(&input, count, 13).expect("generate");
+    let options = ImportOptions {
+        paths: vec![input],
+        ..Default::default()
+    };
+    let report = import_corpus(&t.db, &options, &Progress::silent())
+        .await
+        .expect("import");
+    assert_eq!(report.created() as u64, count);
+    assert!(
+        (1..=READ_BATCH).contains(&report.most_rows_in_memory),
+        "{} rows held at once",
+        report.most_rows_in_memory
+    );
+    let report = import_corpus(&t.db, &options, &Progress::silent())
+        .await
+        .expect("reimport");
+    assert_eq!(report.unchanged() as u64, count);
+    assert_eq!(
+        report.most_rows_in_memory, 0,
+        "an unchanged file was parsed"
+    );
+}

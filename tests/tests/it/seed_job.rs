@@ -493,3 +493,109 @@ async fn import_notes_name_files_relative_to_the_import_root() {
         assert!(!note.contains(&scratch), "a server path leaked: {note}");
     }
 }
+
+/// The 1-based line of the first line of `text` starting with `prefix`.
+fn line_of(text: &str, prefix: &str) -> usize {
+    text.lines()
+        .position(|l| l.starts_with(prefix))
+        .expect("key line")
+        + 1
+}
+
+#[tokio::test]
+async fn a_changed_file_clashing_with_an_unchanged_one_is_reported_in_both() {
+    let t = TestDb::new().await;
+    let dir = t.path("in");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let a = dir.join("a.md");
+    std::fs::write(&a, real_seed_text()).expect("write");
+    assert_eq!(import(&t, &dir, false).await.created(), 1);
+    // A new file with another id but the unchanged file's url and file name.
+    let b = dir.join("b.md");
+    let clash = real_seed_text().replace("id: 118109\n", "id: 7\n");
+    std::fs::write(&b, &clash).expect("write");
+    let before = t.snapshot().await;
+    let report = import(&t, &dir, false).await;
+    assert_eq!(report.exit_code(), 1);
+    assert_eq!(
+        report.summary(),
+        "0 created, 0 updated, 0 unchanged, 0 conflicts, 2 invalid",
+        "{:?}",
+        report.problems
+    );
+    let url = line_of(&real_seed_text(), "url:");
+    let file_name = line_of(&real_seed_text(), "file_name:");
+    let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    let (a, b) = (a.display().to_string(), b.display().to_string());
+    let url_value = "/learn/medicine/questions/what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients";
+    for expected in [
+        format!("{a}:{url}:1: duplicate url `{url_value}`: also in {b}:{url}"),
+        format!("{b}:{url}:1: duplicate url `{url_value}`: also in {a}:{url}"),
+        format!(
+            "{a}:{file_name}:1: duplicate file_name `what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients.md`: also in {b}:{file_name}"
+        ),
+        format!(
+            "{b}:{url}:1: url `{url_value}` is already used by article {ID} in the database; change it here or edit that article"
+        ),
+    ] {
+        assert!(
+            problems.contains(&expected),
+            "{expected}\nnot in {problems:#?}"
+        );
+    }
+    assert_eq!(t.snapshot().await, before, "nothing written");
+}
+
+#[tokio::test]
+async fn two_copies_of_an_unchanged_file_are_duplicates() {
+    let t = TestDb::new().await;
+    let dir = t.path("in");
+    std::fs::create_dir_all(dir.join("copy")).expect("mkdir");
+    std::fs::write(dir.join("a.md"), real_seed_text()).expect("write");
+    assert_eq!(import(&t, &dir, false).await.created(), 1);
+    std::fs::write(dir.join("copy").join("a.md"), real_seed_text()).expect("write");
+    let report = import(&t, &dir, false).await;
+    assert_eq!(report.invalid_files, 2, "{:?}", report.problems);
+    let id = line_of(&real_seed_text(), "id:");
+    let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    let copy = dir.join("copy").join("a.md").display().to_string();
+    assert!(
+        problems.contains(&format!(
+            "{}:{id}:1: duplicate id `{ID}`: also in {copy}:{id}",
+            dir.join("a.md").display()
+        )),
+        "{problems:#?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unchanged_file_of_an_edited_article_keeps_the_files_own_keys() {
+    // The article's url moved since; the unchanged file still holds the old
+    // one, which a new file may not take.
+    let t = TestDb::new().await;
+    let dir = t.path("in");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("a.md"), real_seed_text()).expect("write");
+    import(&t, &dir, false).await;
+    quicktakes::service::edit::apply(&t.db, &Default::default(), ID, "alice", None, |f| {
+        f.url = "/learn/medicine/questions/moved".into();
+        f.slug = "moved".into();
+    })
+    .await
+    .expect("edit");
+    let clash = real_seed_text()
+        .replace("id: 118109\n", "id: 7\n")
+        .replace("file_name: what-is", "file_name: other-what-is");
+    std::fs::write(dir.join("b.md"), clash).expect("write");
+    let report = import(&t, &dir, false).await;
+    assert_eq!(report.invalid_files, 2, "{:?}", report.problems);
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| p.message.starts_with("duplicate url")
+                || p.message.starts_with("duplicate slug")),
+        "{:?}",
+        report.problems
+    );
+}

@@ -78,6 +78,17 @@ fn first_difference(a: &ArticleFields, b: &ArticleFields) -> String {
     }
 }
 
+/// The file an article was last imported from, when nobody changed the
+/// article since: every change bumps the version, and the import that
+/// wrote the file's values recorded that version as imported. That file
+/// is the export, byte for byte, with no need to parse it again (which
+/// was most of an export's time).
+fn unedited_source(m: &entity::article::Model) -> Option<&str> {
+    m.source_text
+        .as_deref()
+        .filter(|_| m.imported_version == Some(m.version))
+}
+
 /// Articles per page read from the database while exporting.
 const EXPORT_PAGE: u64 = 500;
 
@@ -119,10 +130,14 @@ pub async fn export_corpus(
         stored
             .par_iter()
             .map(|s| {
-                let text = render_seed(&s.fields, s.model.source_text.as_deref())
-                    .map_err(|e| Error::Internal(e.to_string()))?;
+                let text = match unedited_source(&s.model) {
+                    Some(source) => std::borrow::Cow::Borrowed(source),
+                    None => render_seed(&s.fields, s.model.source_text.as_deref())
+                        .map(std::borrow::Cow::Owned)
+                        .map_err(|e| Error::Internal(e.to_string()))?,
+                };
                 let path = dir.join(&s.fields.file_name);
-                std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+                std::fs::write(&path, text.as_bytes()).map_err(|e| io(&path, e))?;
                 progress.advance(1);
                 Ok(())
             })

@@ -6,10 +6,16 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::MAX_FILE_BYTES;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::{Existing, classify, writes};
+use super::spill::encode;
+use super::{Action, MAX_FILE_BYTES};
 use crate::fields::{ArticleFields, Field};
 use crate::seed::parse::{ParsedSeed, parse_seed};
-use crate::service::article::DerivedText;
+use crate::service::article::{DerivedText, wanted_subjects};
 
 /// A problem with an input file, printed `path:line:col: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,19 +51,150 @@ impl fmt::Display for FileProblem {
     }
 }
 
-/// A read and parsed file.
-pub(super) struct Loaded {
-    pub(super) path: String,
+/// What the plan keeps of a valid file: the keys checked across files
+/// (ids, slugs, urls, file names), never its text or parsed values, which
+/// go to the spill (see `spill`) or, for an unchanged file, nowhere.
+pub(super) struct FileKeys {
+    /// The file as found.
+    pub(super) file: PathBuf,
     /// The path relative to the folder it was found in (the file name when
     /// the file itself was given): what revision notes name, so no server
     /// path reaches the history.
     pub(super) name: String,
+    pub(super) id: i64,
+    pub(super) slug: String,
+    pub(super) url: String,
+    pub(super) file_name: String,
+    /// File lines of the keys above; `None` for an unchanged file, which is
+    /// not parsed unless a problem must point into it.
+    lines: Option<Vec<(String, usize)>>,
+    /// Its row's number in the spill of its action (creates or updates),
+    /// for a file the plan writes.
+    pub(super) row: Option<u32>,
+    /// Its subjects as indexes into the import's subject table, its own
+    /// first, then its links'; empty for a file the plan does not write.
+    pub(super) subjects: Vec<u32>,
+}
+
+/// The fields whose keys the checks across files point at.
+const KEY_FIELDS: [Field; 4] = [Field::Id, Field::Url, Field::Slug, Field::FileName];
+
+impl FileKeys {
+    /// The file as given, for reports.
+    pub(super) fn path(&self) -> String {
+        self.file.display().to_string()
+    }
+
+    /// The file line of `field`'s key.
+    pub(super) fn line(&self, field: Field) -> Option<usize> {
+        let key = field.seed_path();
+        match &self.lines {
+            Some(lines) => lines.iter().find(|(k, _)| *k == key).map(|(_, l)| *l),
+            None => std::fs::read_to_string(&self.file)
+                .ok()
+                .and_then(|text| parse_seed(&text).ok())
+                .and_then(|seed| seed.key_lines.get(&key).copied()),
+        }
+    }
+
+    fn parsed(file: &Path, name: &str, seed: &ParsedSeed) -> Self {
+        let f = &seed.fields;
+        let lines = KEY_FIELDS
+            .iter()
+            .filter_map(|field| {
+                let key = field.seed_path();
+                seed.key_lines.get(&key).map(|&l| (key, l))
+            })
+            .collect();
+        Self {
+            file: file.to_owned(),
+            name: name.to_owned(),
+            id: f.id,
+            slug: f.slug.clone(),
+            url: f.url.clone(),
+            file_name: f.file_name.clone(),
+            lines: Some(lines),
+            row: None,
+            subjects: Vec::new(),
+        }
+    }
+}
+
+/// A row the plan writes, as spilled: the file's values, text and hash,
+/// and the answer rendered (for a new article; an update renders only when
+/// its answer changed, against the stored one).
+#[derive(Serialize, Deserialize)]
+pub(super) struct PlannedRow {
+    pub(super) fields: ArticleFields,
+    pub(super) derived: Option<DerivedText>,
     pub(super) text: String,
     pub(super) hash: String,
-    pub(super) seed: ParsedSeed,
-    /// The answer's derived text, rendered only for files that create an
-    /// article (updates render theirs when the answer changed).
-    pub(super) derived: Option<DerivedText>,
+}
+
+/// Counts the planned rows held in memory (parsed, or encoded and not yet
+/// spilled), and the most held at once: what bounds the import's memory.
+#[derive(Debug, Default)]
+pub(super) struct Gauge {
+    live: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Gauge {
+    fn hold(&self) -> Held<'_> {
+        let now = self.live.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+        Held(self)
+    }
+
+    /// The most rows held at once so far.
+    pub(super) fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// One row counted by a [`Gauge`] while this lives.
+pub(super) struct Held<'a>(&'a Gauge);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What reading a file needs to know: the articles as planned from.
+pub(super) struct Reading<'a> {
+    pub(super) existing: &'a HashMap<i64, Existing>,
+    /// Articles by the hash of the file last imported into them.
+    pub(super) by_hash: HashMap<&'a str, i64>,
+    pub(super) force: bool,
+    /// Whether rows are encoded for the spill (not for a dry run).
+    pub(super) spill: bool,
+    pub(super) held: Gauge,
+}
+
+impl<'a> Reading<'a> {
+    pub(super) fn new(existing: &'a HashMap<i64, Existing>, force: bool, spill: bool) -> Self {
+        let by_hash = existing
+            .iter()
+            .filter_map(|(id, e)| e.source_hash.as_deref().map(|h| (h, *id)))
+            .collect();
+        Self {
+            existing,
+            by_hash,
+            force,
+            spill,
+            held: Gauge::default(),
+        }
+    }
+}
+
+/// A read file: its keys, its action, and for a file the plan writes its
+/// encoded row (counted until spilled) and its subjects `(slug, name)`.
+pub(super) struct ReadFile<'g> {
+    pub(super) keys: FileKeys,
+    pub(super) action: Action,
+    pub(super) row: Option<(Vec<u8>, Held<'g>)>,
+    pub(super) subjects: Vec<(String, String)>,
 }
 
 /// `path` relative to `root`, `/`-separated; the file name when `path` is `root`.
@@ -135,17 +272,8 @@ pub(super) fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-pub(super) fn load_file(path: &Path, name: &str) -> Result<Loaded, Vec<FileProblem>> {
-    let fail = |m: String| vec![FileProblem::new(path, m)];
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(fail(format!(
-            "file is {} bytes; a seed may be at most {MAX_FILE_BYTES} bytes",
-            meta.len()
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    let hash = blake3::hash(&bytes).to_hex().to_string();
+/// The file's text and its parse.
+fn decode(path: &Path, bytes: Vec<u8>) -> Result<(String, ParsedSeed), Vec<FileProblem>> {
     let text = String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let (line, col) = line_col(e.as_bytes(), offset);
@@ -167,20 +295,89 @@ pub(super) fn load_file(path: &Path, name: &str) -> Result<Loaded, Vec<FileProbl
             })
             .collect::<Vec<_>>()
     })?;
-    Ok(Loaded {
-        path: path.display().to_string(),
-        name: name.to_owned(),
+    Ok((text, seed))
+}
+
+/// Reads one file and decides its action. A file whose bytes hash as the
+/// file last imported into an article is that article's file, unchanged:
+/// it is not parsed (its keys are the article's, as imported), unless
+/// editors changed the article since, whose keys then are not the file's.
+pub(super) fn read_file<'g>(
+    ctx: &'g Reading<'_>,
+    path: &Path,
+    name: &str,
+) -> Result<ReadFile<'g>, Vec<FileProblem>> {
+    let fail = |m: String| vec![FileProblem::new(path, m)];
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "file is {} bytes; a seed may be at most {MAX_FILE_BYTES} bytes",
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let hash = blake3::hash(&bytes).to_hex().to_string();
+    if let Some((&id, e)) = ctx
+        .by_hash
+        .get(hash.as_str())
+        .and_then(|id| ctx.existing.get(id).map(|e| (id, e)))
+    {
+        let keys = if e.imported_version == Some(e.version) {
+            FileKeys {
+                file: path.to_owned(),
+                name: name.to_owned(),
+                id,
+                slug: e.slug.clone(),
+                url: e.url.clone(),
+                file_name: e.file_name.clone(),
+                lines: None,
+                row: None,
+                subjects: Vec::new(),
+            }
+        } else {
+            FileKeys::parsed(path, name, &decode(path, bytes)?.1)
+        };
+        return Ok(ReadFile {
+            keys,
+            action: Action::Unchanged,
+            row: None,
+            subjects: Vec::new(),
+        });
+    }
+    let held = ctx.held.hold();
+    let (text, seed) = decode(path, bytes)?;
+    let keys = FileKeys::parsed(path, name, &seed);
+    let action = classify(&hash, ctx.existing.get(&keys.id), ctx.force);
+    if !(ctx.spill && writes(&action)) {
+        return Ok(ReadFile {
+            keys,
+            action,
+            row: None,
+            subjects: Vec::new(),
+        });
+    }
+    let subjects = wanted_subjects(&seed.fields).collect();
+    // Rendered here, on every core, not in the write transaction.
+    let derived = (action == Action::Create).then(|| DerivedText::of(&seed.fields.answer));
+    let row = PlannedRow {
+        fields: seed.fields,
+        derived,
         text,
         hash,
-        seed,
-        derived: None,
+    };
+    let encoded = encode(&row).map_err(|e| fail(e.to_string()))?;
+    Ok(ReadFile {
+        keys,
+        action,
+        row: Some((encoded, held)),
+        subjects,
     })
 }
 
 /// Two files may not share an id, url, slug or file name.
-pub(super) fn check_duplicates(loaded: &[Loaded]) -> HashMap<usize, Vec<FileProblem>> {
+pub(super) fn check_duplicates(files: &[FileKeys]) -> HashMap<usize, Vec<FileProblem>> {
     let mut problems: HashMap<usize, Vec<FileProblem>> = HashMap::new();
-    type Key = (&'static str, Field, fn(&ArticleFields) -> String);
+    type Key = (&'static str, Field, fn(&FileKeys) -> String);
     let keys: [Key; 4] = [
         ("id", Field::Id, |f| f.id.to_string()),
         ("url", Field::Url, |f| f.url.clone()),
@@ -188,26 +385,27 @@ pub(super) fn check_duplicates(loaded: &[Loaded]) -> HashMap<usize, Vec<FileProb
         ("file_name", Field::FileName, |f| f.file_name.clone()),
     ];
     for (what, field, value) in keys {
-        let key = field.seed_path();
         let mut first: HashMap<String, usize> = HashMap::new();
-        for (i, l) in loaded.iter().enumerate() {
-            let v = value(&l.seed.fields);
+        for (i, l) in files.iter().enumerate() {
+            let v = value(l);
             let Some(&j) = first.get(&v) else {
                 first.insert(v, i);
                 continue;
             };
-            let (a, b) = (&loaded[j], l);
-            let at = |x: &Loaded| x.seed.key_lines.get(&key).copied();
+            let (a, b) = (&files[j], l);
             for (me, other) in [(j, b), (i, a)] {
-                let this = &loaded[me];
+                let this = &files[me];
+                let line = this.line(field);
                 problems.entry(me).or_default().push(FileProblem {
-                    path: this.path.clone(),
-                    line: at(this),
-                    col: at(this).map(|_| 1),
+                    path: this.path(),
+                    line,
+                    col: line.map(|_| 1),
                     message: format!(
                         "duplicate {what} `{v}`: also in {}{}",
-                        other.path,
-                        at(other).map_or_else(String::new, |l| format!(":{l}"))
+                        other.path(),
+                        other
+                            .line(field)
+                            .map_or_else(String::new, |l| format!(":{l}"))
                     ),
                 });
             }

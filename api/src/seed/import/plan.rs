@@ -8,7 +8,7 @@ use entity::article;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QuerySelect};
 
 use super::Action;
-use super::files::{FileProblem, Loaded};
+use super::files::{FileKeys, FileProblem};
 use crate::error::Result;
 use crate::fields::Field;
 use crate::service::write::lock_rows;
@@ -72,11 +72,13 @@ pub(super) async fn existing_articles(db: &impl ConnectionTrait) -> Result<HashM
         .collect())
 }
 
-pub(super) fn classify(file: &Loaded, existing: Option<&Existing>, force: bool) -> Action {
+/// What a file whose bytes hash as `hash` does to the article `existing`
+/// with its id.
+pub(super) fn classify(hash: &str, existing: Option<&Existing>, force: bool) -> Action {
     let Some(e) = existing else {
         return Action::Create;
     };
-    if e.source_hash.as_deref() == Some(file.hash.as_str()) {
+    if e.source_hash.as_deref() == Some(hash) {
         return Action::Unchanged;
     }
     let reason = if e.deleted {
@@ -120,15 +122,15 @@ pub(super) struct Taken<'a> {
 /// Finds every slug, url or file name a written file would take from an
 /// article that keeps it (one the plan does not write).
 pub(super) fn find_taken<'a>(
-    loaded: &'a [Loaded],
+    files: &'a [FileKeys],
     plan: &[Action],
     existing: &'a HashMap<i64, Existing>,
 ) -> Vec<Taken<'a>> {
-    let written: HashSet<i64> = loaded
+    let written: HashSet<i64> = files
         .iter()
         .zip(plan)
         .filter(|(_, a)| writes(a))
-        .map(|(l, _)| l.seed.fields.id)
+        .map(|(l, _)| l.id)
         .collect();
     let mut kept: HashMap<(Field, &str), i64> = HashMap::new();
     for (id, e) in existing.iter().filter(|(id, _)| !written.contains(id)) {
@@ -137,11 +139,10 @@ pub(super) fn find_taken<'a>(
         kept.insert((Field::FileName, &e.file_name), *id);
     }
     let mut taken = Vec::new();
-    for (index, (l, a)) in loaded.iter().zip(plan).enumerate() {
+    for (index, (f, a)) in files.iter().zip(plan).enumerate() {
         if !writes(a) {
             continue;
         }
-        let f = &l.seed.fields;
         for (what, field, value) in [
             ("slug", Field::Slug, &f.slug),
             ("url", Field::Url, &f.url),
@@ -163,16 +164,16 @@ pub(super) fn find_taken<'a>(
 
 /// A written file may not take a slug, url or file name another article keeps.
 pub(super) fn check_taken(
-    loaded: &[Loaded],
+    files: &[FileKeys],
     plan: &[Action],
     existing: &HashMap<i64, Existing>,
 ) -> HashMap<usize, Vec<FileProblem>> {
     let mut problems: HashMap<usize, Vec<FileProblem>> = HashMap::new();
-    for t in find_taken(loaded, plan, existing) {
-        let l = &loaded[t.index];
-        let line = l.seed.key_lines.get(&t.field.seed_path()).copied();
+    for t in find_taken(files, plan, existing) {
+        let l = &files[t.index];
+        let line = l.line(t.field);
         problems.entry(t.index).or_default().push(FileProblem {
-            path: l.path.clone(),
+            path: l.path(),
             line,
             col: line.map(|_| 1),
             message: format!(
@@ -218,7 +219,7 @@ pub(super) fn moved_since_planning(
 /// outside the transaction, which an editor's save may have overtaken.
 pub(super) async fn verify_plan(
     txn: &DatabaseTransaction,
-    files: &[Loaded],
+    files: &[FileKeys],
     mut actions: Vec<Action>,
     planned: &HashMap<i64, Existing>,
 ) -> Result<Vec<Action>> {
@@ -227,14 +228,14 @@ pub(super) async fn verify_plan(
     let mut ids: Vec<i64> = files
         .iter()
         .zip(&actions)
-        .filter(|(l, a)| writes(a) && planned.contains_key(&l.seed.fields.id))
-        .map(|(l, _)| l.seed.fields.id)
+        .filter(|(l, a)| writes(a) && planned.contains_key(&l.id))
+        .map(|(l, _)| l.id)
         .collect();
     ids.sort_unstable();
     lock_rows(txn, &ids).await?;
     let now = existing_articles(txn).await?;
     for (l, action) in files.iter().zip(actions.iter_mut()) {
-        let id = l.seed.fields.id;
+        let id = l.id;
         if writes(action)
             && let Some(reason) = moved_since_planning(planned.get(&id), now.get(&id))
         {

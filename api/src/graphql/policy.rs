@@ -56,10 +56,7 @@ impl Api {
             Ok(prepared) => prepared,
             Err(error) => return refused(&error),
         };
-        let mut response = self.run(request).await;
-        prepared.finish(&mut response);
-        prepared.record(&response);
-        response
+        self.run(&prepared, request).await
     }
 
     /// Runs a batch, its requests one after another, each under the policy.
@@ -88,13 +85,7 @@ impl Api {
         };
         if prepared.operation_type() != Some(OperationType::Subscription) {
             let api = self.clone();
-            return stream::once(async move {
-                let mut response = api.run(request).await;
-                prepared.finish(&mut response);
-                prepared.record(&response);
-                response
-            })
-            .boxed();
+            return stream::once(async move { api.run(&prepared, request).await }).boxed();
         }
         // Events are not counted one by one: the metric is per operation,
         // and a subscription's outcome is known only when it is refused.
@@ -112,17 +103,22 @@ impl Api {
             .boxed()
     }
 
-    /// The schema's answer to `request`, or the timeout's refusal.
-    async fn run(&self, request: Request) -> Response {
+    /// The schema's answer to a query or mutation (or the timeout's
+    /// refusal), finished and counted.
+    async fn run(&self, prepared: &Prepared, request: Request) -> Response {
         let timeout = self.limits.request_timeout();
-        if timeout.is_zero() {
-            return timed_out(timeout);
-        }
         // Dropping a mutation's future rolls back what it had not committed.
-        match tokio::time::timeout(timeout, self.schema.execute(request)).await {
-            Ok(response) => response,
-            Err(_elapsed) => timed_out(timeout),
-        }
+        let mut response = if timeout.is_zero() {
+            timed_out(timeout)
+        } else {
+            match tokio::time::timeout(timeout, self.schema.execute(request)).await {
+                Ok(response) => response,
+                Err(_elapsed) => timed_out(timeout),
+            }
+        };
+        prepared.finish(&mut response);
+        prepared.record(&response);
+        response
     }
 }
 

@@ -89,7 +89,12 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Migrate { action } => {
-            let db = open(cli).await?;
+            // One connection: SQLite's pragmas and schema changes belong to
+            // the connection that runs them, and a pool would spread a
+            // migration's statements over several.
+            let mut options = db_options(cli);
+            options.max_connections = 1;
+            let db = connect(&options).await?;
             migrate(&db, *action).await?;
             Ok(0)
         }

@@ -11,6 +11,9 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
 use crate::error::Result;
 
+mod reads;
+pub use reads::{Reader, Reads, SqliteReads};
+
 /// Default database: a SQLite file next to the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://quicktakes.db?mode=rwc";
 

@@ -105,6 +105,12 @@ pub fn count_statements(db: &mut DatabaseConnection, pool: &'static str) {
     db.set_metric_callback(move |_| counter.increment(1));
 }
 
+/// Counts the statements `reads` runs, as [`count_statements`] does.
+pub fn count_sqlite_statements(reads: &mut crate::db::SqliteReads, pool: &'static str) {
+    let counter = metrics::counter!("quicktakes_db_statements_total", "pool" => pool);
+    reads.on_statement(move |_| counter.increment(1));
+}
+
 /// Counts a connection refused for its address's connection cap.
 pub fn record_connection_refused() {
     metrics::counter!("quicktakes_http_connections_refused_total").increment(1);

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::ServeArgs;
-use crate::db::{DbOptions, connect, migrate_up};
+use crate::db::{DbOptions, SqliteReads, connect, migrate_up};
 use crate::error::{Error, Result};
 use crate::graphql::build_api;
 use crate::http::listener::{self, ConnectionLimits};
@@ -50,11 +50,16 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Re
         ..options.clone()
     };
     let mut read_pool = connect(&reads).await?;
+    let mut sqlite_reads = SqliteReads::open(&reads)?;
     if metrics_on {
         crate::metrics::count_statements(&mut read_pool, "read");
+        if let Some(sqlite) = &mut sqlite_reads {
+            crate::metrics::count_sqlite_statements(sqlite, "read");
+        }
     }
     let state = AppState::new(build_api(db.clone(), changes, &config.limits), db, &config)
-        .with_read_pool(read_pool);
+        .with_read_pool(read_pool)
+        .with_sqlite_reads(sqlite_reads);
     let public = bind_to(bind).await?;
     let metrics = match args.metrics_bind {
         Some(addr) => Some((bind_to(addr).await?, metrics)),

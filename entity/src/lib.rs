@@ -1,10 +1,12 @@
-//! The sea-orm entities of quicktakes: one module per table, nothing else.
+//! The sea-orm entities of quicktakes: one module per table, and
+//! reading their models from rows by position.
 
 pub mod article;
 pub mod article_alias;
 pub mod article_link;
 pub mod editor_token;
 pub mod revision;
+pub mod row;
 pub mod subject;
 
 pub mod prelude {

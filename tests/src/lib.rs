@@ -129,6 +129,8 @@ pub struct TestApp {
     /// Where the application announces committed changes (its mutations'
     /// and [`TestApp::import`]'s).
     pub changes: quicktakes::service::changes::ChangeSink,
+    /// Anonymous reads through rusqlite, as the server makes them on SQLite.
+    sqlite_reads: Option<quicktakes::db::SqliteReads>,
     statements: std::sync::Arc<AtomicU64>,
 }
 
@@ -190,7 +192,8 @@ impl TestApp {
 
     /// An application over a prepared database.
     pub fn over(t: TestDb, config: quicktakes::http::HttpConfig) -> Self {
-        Self::over_pools(t, None, config)
+        let reads = quicktakes::db::DbOptions::new(&t.url);
+        Self::over_pools(t, None, &reads, config)
     }
 
     /// An application whose anonymous reads go through a pool of their own,
@@ -206,24 +209,37 @@ impl TestApp {
         let reads = quicktakes::db::connect(&options)
             .await
             .expect("connect the read pool");
-        Self::over_pools(t, Some(reads), config)
+        Self::over_pools(t, Some(reads), &options, config)
     }
 
+    /// The whole application, with anonymous reads through `reads` (the
+    /// main pool when `None`) and, on SQLite, through rusqlite connections
+    /// opened with `read_options`.
     fn over_pools(
         mut t: TestDb,
         mut reads: Option<DatabaseConnection>,
+        read_options: &quicktakes::db::DbOptions,
         config: quicktakes::http::HttpConfig,
     ) -> Self {
         let statements = std::sync::Arc::new(AtomicU64::new(0));
         let log = std::env::var_os("QUICKTAKES_TEST_LOG_SQL").is_some();
-        for db in std::iter::once(&mut t.db).chain(reads.as_mut()) {
-            let counter = statements.clone();
-            db.set_metric_callback(move |info| {
-                counter.fetch_add(1, Ordering::Relaxed);
+        let count = {
+            let statements = statements.clone();
+            move |sql: &str| {
+                statements.fetch_add(1, Ordering::Relaxed);
                 if log {
-                    eprintln!("sql: {}", info.statement.sql);
+                    eprintln!("sql: {sql}");
                 }
-            });
+            }
+        };
+        for db in std::iter::once(&mut t.db).chain(reads.as_mut()) {
+            let count = count.clone();
+            db.set_metric_callback(move |info| count(&info.statement.sql));
+        }
+        let mut sqlite_reads =
+            quicktakes::db::SqliteReads::open(read_options).expect("open the SQLite read pool");
+        if let Some(sqlite) = &mut sqlite_reads {
+            sqlite.on_statement(count);
         }
         let changes = quicktakes::service::changes::ChangeSink::default();
         let api = quicktakes::graphql::build_api(t.db.clone(), changes.clone(), &config.limits);
@@ -231,12 +247,14 @@ impl TestApp {
         if let Some(reads) = reads {
             state = state.with_read_pool(reads);
         }
+        state = state.with_sqlite_reads(sqlite_reads.clone());
         let router = quicktakes::http::app(state, &config);
         Self {
             t,
             router,
             api,
             changes,
+            sqlite_reads,
             statements,
         }
     }
@@ -273,6 +291,7 @@ impl TestApp {
         let pools = quicktakes::graphql::request::Pools {
             main: self.t.db.clone(),
             read: self.t.db.clone(),
+            sqlite: self.sqlite_reads.clone(),
         };
         let caller = quicktakes::graphql::request::Caller {
             editor: None,

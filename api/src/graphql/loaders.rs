@@ -12,6 +12,7 @@ use entity::subject;
 use sea_orm::DatabaseConnection;
 use tokio::sync::OnceCell;
 
+use crate::db::Reader;
 use crate::error::Error;
 use crate::service::lookup::{Link, Texts};
 use crate::service::{listing, lookup, subject as subjects};
@@ -30,14 +31,14 @@ pub fn loader_error(err: LoadError) -> async_graphql::Error {
 /// first was in flight: an article page's link targets' subjects, say.)
 #[derive(Clone)]
 pub struct Subjects {
-    db: DatabaseConnection,
+    db: Reader,
     all: Arc<Mutex<Arc<SubjectsOnce>>>,
 }
 
 type SubjectsOnce = OnceCell<Arc<HashMap<i32, subject::Model>>>;
 
 impl Subjects {
-    fn new(db: &DatabaseConnection) -> Self {
+    fn new(db: &Reader) -> Self {
         Self {
             db: db.clone(),
             all: Arc::default(),
@@ -70,21 +71,37 @@ impl Subjects {
     }
 }
 
-/// The related links of articles, by article id, in position order, each
-/// with its live target (read with the request's texts): one statement for
-/// a page's links and their targets.
-pub struct LinksLoader(DatabaseConnection, Texts);
+/// The related links of an article, with their targets read with the
+/// texts the selection asks of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LinksKey {
+    /// The article whose links these are.
+    pub article: i64,
+    /// What the selection reads of the targets (see `types::target_texts`).
+    pub targets: Texts,
+}
 
-impl Loader<i64> for LinksLoader {
+/// The related links of articles, in position order, each with its live
+/// target: one statement for a page's links and their targets (one per
+/// set of target texts, which a page has one of).
+pub struct LinksLoader(Reader);
+
+impl Loader<LinksKey> for LinksLoader {
     type Value = Arc<[Link]>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        Ok(lookup::links_with_targets(&self.0, keys, self.1)
-            .await?
-            .into_iter()
-            .map(|(id, links)| (id, links.into()))
-            .collect())
+    async fn load(&self, keys: &[LinksKey]) -> Result<HashMap<LinksKey, Self::Value>, Self::Error> {
+        let mut by_texts: HashMap<Texts, Vec<i64>> = HashMap::new();
+        for key in keys {
+            by_texts.entry(key.targets).or_default().push(key.article);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for (targets, ids) in by_texts {
+            for (article, links) in lookup::links_with_targets(&self.0, &ids, targets).await? {
+                out.insert(LinksKey { article, targets }, links.into());
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -143,12 +160,13 @@ fn cached<L>(loader: L) -> Arc<DataLoader<L, HashMapCache>> {
 }
 
 impl Loaders {
-    /// Fresh loaders over `db`, reading articles with `texts`.
-    pub fn new(db: &DatabaseConnection, texts: Texts) -> Self {
+    /// Fresh loaders over `db`, reading subjects, links and articles
+    /// through `reader` with `texts`.
+    pub fn new(db: &DatabaseConnection, reader: &Reader, texts: Texts) -> Self {
         Self {
             texts,
-            subjects: Subjects::new(db),
-            links: cached(LinksLoader(db.clone(), texts)),
+            subjects: Subjects::new(reader),
+            links: cached(LinksLoader(reader.clone())),
             article_counts: cached(ArticleCountLoader(db.clone())),
         }
     }
@@ -157,7 +175,7 @@ impl Loaders {
     /// anew: each event of a subscription shows the data as it is then.
     pub fn forget(&self) {
         self.subjects.forget();
-        self.links.clear::<i64>();
+        self.links.clear::<LinksKey>();
         self.article_counts.clear::<i32>();
     }
 }

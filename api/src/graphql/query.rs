@@ -10,6 +10,7 @@ use super::types::{
     Article, ArticleConnection, ArticleOrderInput, Date, SearchConnection, SearchMatch, Subject,
     Total,
 };
+use crate::db::Reader;
 use crate::service::lookup::{self, ArticleKey};
 use crate::service::{listing::ArticleFilter, search, subject as subjects};
 
@@ -81,7 +82,7 @@ impl Query {
         #[graphql(desc = "The article's slug, current or former.")] slug: Option<String>,
         #[graphql(desc = "The article's url, current or former.")] url: Option<String>,
     ) -> Result<Option<Article>> {
-        let db = ctx.data::<DatabaseConnection>()?;
+        let db = ctx.data::<Reader>()?;
         let texts = ctx.data::<Loaders>()?.texts;
         let key = match (&id, &slug, &url) {
             (Some(id), None, None) => ArticleKey::Id(article_id("id", id)?),
@@ -181,7 +182,8 @@ impl Query {
             .extend()?;
         let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
         let texts = ctx.data::<Loaders>()?.texts;
-        let mut articles = lookup::live_articles(db, &ids, texts).await.extend()?;
+        let reader = ctx.data::<Reader>()?;
+        let mut articles = lookup::live_articles(reader, &ids, texts).await.extend()?;
         let more = window.offset + (hits.len() as u64) < total;
         let items = hits
             .into_iter()

@@ -5,6 +5,8 @@
 use async_graphql::Request;
 use sea_orm::DatabaseConnection;
 
+use crate::db::{Reader, SqliteReads};
+
 use super::loaders::Loaders;
 use crate::service::token::Editor;
 
@@ -16,6 +18,9 @@ pub struct Pools {
     /// Anonymous reads, with their own (smaller) statement budget, so a
     /// flood of costly reads cannot take the connections editors need.
     pub read: DatabaseConnection,
+    /// Anonymous reads of article pages on a SQLite file, through rusqlite
+    /// (see [`crate::db::SqliteReads`]); `None` on PostgreSQL.
+    pub sqlite: Option<SqliteReads>,
 }
 
 /// The id under which the server log holds a request's internal errors;
@@ -43,9 +48,14 @@ impl Pools {
         } else {
             &self.read
         };
+        let reader = match (&caller.editor, &self.sqlite) {
+            (None, Some(sqlite)) => Reader::Sqlite(sqlite.clone()),
+            _ => Reader::Pool(pool.clone()),
+        };
         let texts = super::types::texts_named_in(&request.query);
         let request = request
-            .data(Loaders::new(pool, texts))
+            .data(Loaders::new(pool, &reader, texts))
+            .data(reader)
             .data(pool.clone())
             .data(RequestId(caller.request_id.clone()));
         match &caller.editor {

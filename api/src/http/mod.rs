@@ -93,6 +93,8 @@ pub struct AppState {
     /// statement budget, so a flood of costly reads cannot take the
     /// connections editors and token checks need.
     pub read_db: DatabaseConnection,
+    /// Anonymous reads of article pages through rusqlite, on SQLite.
+    pub sqlite_reads: Option<crate::db::SqliteReads>,
     /// Query limits.
     pub limits: Limits,
     /// The rendered GraphiQL page.
@@ -117,6 +119,7 @@ impl AppState {
         Self {
             api,
             read_db: db.clone(),
+            sqlite_reads: None,
             db,
             limits: config.limits,
             graphiql: Arc::new(graphiql_page(config.graphiql_assets.is_some())),
@@ -155,6 +158,7 @@ impl AppState {
         crate::graphql::request::Pools {
             main: self.db.clone(),
             read: self.read_db.clone(),
+            sqlite: self.sqlite_reads.clone(),
         }
     }
 
@@ -162,6 +166,14 @@ impl AppState {
     #[must_use]
     pub fn with_read_pool(mut self, pool: DatabaseConnection) -> Self {
         self.read_db = pool;
+        self
+    }
+
+    /// Anonymous requests read article pages through `reads` (the same
+    /// SQLite file as the pools, through rusqlite).
+    #[must_use]
+    pub fn with_sqlite_reads(mut self, reads: Option<crate::db::SqliteReads>) -> Self {
+        self.sqlite_reads = reads;
         self
     }
 }

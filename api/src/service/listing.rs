@@ -11,6 +11,7 @@ use sea_orm::{
     QuerySelect, Select,
 };
 
+use crate::db::Reads;
 use crate::error::Result;
 use crate::service::lookup;
 
@@ -142,16 +143,13 @@ pub async fn count_by_subject(
 
 /// One page of matching live articles, `limit` rows from `offset`.
 pub async fn page(
-    db: &impl ConnectionTrait,
+    db: &impl Reads,
     filter: &ArticleFilter,
     order: ArticleOrder,
     offset: u64,
     limit: u64,
     texts: lookup::Texts,
 ) -> Result<Vec<article::Model>> {
-    Ok(ordered(lookup::for_read(filtered(filter), texts), order)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?)
+    let select = ordered(filtered(filter), order).offset(offset).limit(limit);
+    lookup::read(db, select, texts).await
 }

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use entity::row::{Columns, FromColumns};
 use entity::{article, article_alias, article_link};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QuerySelect, Select,
-};
+use sea_orm::{ColumnTrait, EntityTrait, Iterable, QueryFilter, QuerySelect, QueryTrait, Select};
 
+use crate::db::Reads;
 use crate::error::Result;
 
 /// Ids per `IN (…)` lookup.
@@ -20,7 +20,7 @@ const LOOKUP_CHUNK: usize = 500;
 /// targets does not carry every answer three times over when the request
 /// asks for titles. The source text and body, kept for the exporter, no
 /// read needs at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Texts {
     /// `answer`, the markdown.
     pub answer: bool,
@@ -46,7 +46,8 @@ impl Texts {
 }
 
 /// `select` reading the columns a read needs; the others come back as `''`
-/// or null without leaving the database.
+/// or null without leaving the database. The columns are in the model's
+/// order, as [`read`] decodes them.
 pub fn for_read(select: Select<article::Entity>, texts: Texts) -> Select<article::Entity> {
     let mut select = select.select_only();
     for column in article::Column::iter() {
@@ -58,6 +59,19 @@ pub fn for_read(select: Select<article::Entity>, texts: Texts) -> Select<article
         };
     }
     select
+}
+
+/// The articles `select` finds, read with `texts` (see [`for_read`]).
+pub async fn read(
+    db: &impl Reads,
+    select: Select<article::Entity>,
+    texts: Texts,
+) -> Result<Vec<article::Model>> {
+    let statement = for_read(select, texts).build(db.backend());
+    db.rows(statement, |row| {
+        article::Model::from_columns(&mut Columns::new(row, 0))
+    })
+    .await
 }
 
 /// What a read selects in place of `column` when it leaves it out (`''`
@@ -88,7 +102,7 @@ pub enum ArticleKey<'a> {
 /// The live article `key` names, if any. A slug or url no live article has
 /// now finds the article that had it last.
 pub async fn live_article(
-    db: &impl ConnectionTrait,
+    db: &impl Reads,
     key: ArticleKey<'_>,
     texts: Texts,
 ) -> Result<Option<article::Model>> {
@@ -97,50 +111,46 @@ pub async fn live_article(
         ArticleKey::Slug(slug) => (article::Column::Slug, "slug", slug),
         ArticleKey::Url(url) => (article::Column::Url, "url", url),
     };
-    let current = for_read(article::Entity::find(), texts)
+    let current = article::Entity::find()
         .filter(column.eq(value))
         .filter(article::Column::DeletedAt.is_null())
-        .one(db)
-        .await?;
-    if current.is_some() {
-        return Ok(current);
+        .limit(1);
+    if let Some(found) = read(db, current, texts).await?.pop() {
+        return Ok(Some(found));
     }
     let alias = article_alias::Entity::find()
+        .select_only()
+        .column(article_alias::Column::ArticleId)
         .filter(article_alias::Column::Kind.eq(kind))
         .filter(article_alias::Column::Value.eq(value))
-        .one(db)
+        .limit(1)
+        .build(db.backend());
+    let owner = db
+        .rows(alias, |row| Columns::new(row, 0).read::<i64>())
         .await?;
-    match alias {
-        Some(a) => live_by_id(db, a.article_id, texts).await,
+    match owner.first() {
+        Some(&id) => live_by_id(db, id, texts).await,
         None => Ok(None),
     }
 }
 
-async fn live_by_id(
-    db: &impl ConnectionTrait,
-    id: i64,
-    texts: Texts,
-) -> Result<Option<article::Model>> {
-    Ok(for_read(article::Entity::find_by_id(id), texts)
-        .filter(article::Column::DeletedAt.is_null())
-        .one(db)
-        .await?)
+async fn live_by_id(db: &impl Reads, id: i64, texts: Texts) -> Result<Option<article::Model>> {
+    let select = article::Entity::find_by_id(id).filter(article::Column::DeletedAt.is_null());
+    Ok(read(db, select, texts).await?.pop())
 }
 
 /// The live articles among `ids`, by id (deleted and unknown ids are absent).
 pub async fn live_articles(
-    db: &impl ConnectionTrait,
+    db: &impl Reads,
     ids: &[i64],
     texts: Texts,
 ) -> Result<HashMap<i64, article::Model>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(LOOKUP_CHUNK) {
-        for a in for_read(article::Entity::find(), texts)
+        let select = article::Entity::find()
             .filter(article::Column::Id.is_in(chunk.iter().copied()))
-            .filter(article::Column::DeletedAt.is_null())
-            .all(db)
-            .await?
-        {
+            .filter(article::Column::DeletedAt.is_null());
+        for a in read(db, select, texts).await? {
             out.insert(a.id, a);
         }
     }
@@ -162,25 +172,25 @@ pub struct Link {
 /// what an article page shows most); an article without links gets an
 /// empty list.
 pub async fn links_with_targets(
-    db: &impl ConnectionTrait,
+    db: &impl Reads,
     ids: &[i64],
     texts: Texts,
 ) -> Result<HashMap<i64, Vec<Link>>> {
+    use sea_orm::JoinType;
     use sea_orm::sea_query::{Alias, ExprTrait, Query};
-    use sea_orm::{FromQueryResult, JoinType};
     let mut out: HashMap<i64, Vec<Link>> = ids.iter().map(|id| (*id, Vec::new())).collect();
     let target = Alias::new("target");
     for chunk in ids.chunks(LOOKUP_CHUNK) {
+        // The link's columns, then its target's, each in its model's order.
         let mut query = Query::select();
         query.from(article_link::Entity);
         for column in article_link::Column::iter() {
             query.column((article_link::Entity, column));
         }
         for column in article::Column::iter() {
-            let alias = format!("{TARGET}{}", sea_orm::IdenStatic::as_str(&column));
             match omitted(column, texts) {
-                Some(empty) => query.expr_as(Expr::cust(empty), Alias::new(alias)),
-                None => query.expr_as(Expr::col((target.clone(), column)), Alias::new(alias)),
+                Some(empty) => query.expr(Expr::cust(empty)),
+                None => query.expr(Expr::col((target.clone(), column))),
             };
         }
         query
@@ -204,21 +214,22 @@ pub async fn links_with_targets(
                 (article_link::Entity, article_link::Column::Position),
                 sea_orm::Order::Asc,
             );
-        for row in db.query_all(&query).await? {
-            let link = article_link::Model::from_query_result(&row, "")?;
-            // A link whose target is not live joins nothing: its id is null.
-            let live: Option<i64> = row.try_get(TARGET, "id")?;
-            let target = match live {
-                Some(_) => Some(Arc::new(article::Model::from_query_result(&row, TARGET)?)),
-                None => None,
-            };
-            out.entry(link.article_id)
-                .or_default()
-                .push(Link { link, target });
+        let statement = db.backend().build(&query);
+        let links = db
+            .rows(statement, |row| {
+                let mut columns = Columns::new(row, 0);
+                let link = article_link::Model::from_columns(&mut columns)?;
+                // A link whose target is not live joins nothing: its id is null.
+                let target = match row.i64(columns.position())? {
+                    Some(_) => Some(Arc::new(article::Model::from_columns(&mut columns)?)),
+                    None => None,
+                };
+                Ok(Link { link, target })
+            })
+            .await?;
+        for link in links {
+            out.entry(link.link.article_id).or_default().push(link);
         }
     }
     Ok(out)
 }
-
-/// The prefix of a link target's columns in [`links_with_targets`].
-const TARGET: &str = "target__";

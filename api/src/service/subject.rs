@@ -3,25 +3,28 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use entity::row::{Columns, FromColumns};
 use entity::subject;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::OnConflict,
+    QueryTrait, sea_query::OnConflict,
 };
 
+use crate::db::Reads;
 use crate::error::Result;
 
 /// Rows per multi-row insert, well under both databases' bind limits.
 const INSERT_CHUNK: usize = 500;
 
 /// Every subject by id.
-pub async fn subjects_by_id(db: &impl ConnectionTrait) -> Result<HashMap<i32, subject::Model>> {
-    Ok(subject::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s))
-        .collect())
+pub async fn subjects_by_id(db: &impl Reads) -> Result<HashMap<i32, subject::Model>> {
+    let statement = subject::Entity::find().build(db.backend());
+    let all = db
+        .rows(statement, |row| {
+            subject::Model::from_columns(&mut Columns::new(row, 0))
+        })
+        .await?;
+    Ok(all.into_iter().map(|s| (s.id, s)).collect())
 }
 
 /// Every subject, by name.

@@ -210,6 +210,59 @@ async fn deleted_articles_are_not_read() {
     assert_eq!(d["subject"]["articleCount"], 0);
 }
 
+/// Anonymous readers read article pages through their own pool (on SQLite,
+/// rusqlite connections), editors through the main one: both must see the
+/// same articles, field for field, timestamps, nulls, dangling links and
+/// deleted articles included.
+#[tokio::test]
+async fn anonymous_readers_and_editors_read_the_same_articles() {
+    let app = small_corpus().await;
+    let sink = &app.changes;
+    quicktakes::service::score::adjust_score(&app.t.db, sink, 5, 0.5, "ed", None)
+        .await
+        .expect("edit");
+    article::delete(&app.t.db, sink, 1, "ed", None)
+        .await
+        .expect("delete");
+    let editor = app
+        .token("reader-check", quicktakes::service::token::Role::Editor)
+        .await;
+    let every_field = "id slug url fileName title articleTitle question answer answerHtml \
+        excerpt author date displayDate dateFormat postOnText template score \
+        subject { id name slug } seo { title description keywords } version createdAt updatedAt";
+    let query = format!(
+        r#"query($slug: String!) {{
+            articles(first: 5, orderBy: ID_ASC) {{ nodes {{ {every_field}
+                related {{ position targetId title url subject {{ name slug }}
+                    article {{ {every_field} }} }} }} }}
+            article(slug: $slug) {{ {every_field} related {{ article {{ id title }} }} }}
+            search(query: "answer", first: 5) {{ edges {{ node {{ {every_field} }} }} }}
+        }}"#
+    );
+    let vars = json!({ "slug": "article-2" });
+    let anonymous = app.data(&query, vars.clone()).await;
+    let as_editor = app.gql_as(Some(&editor), &query, vars).await.json();
+    assert!(as_editor.get("errors").is_none(), "{as_editor:#}");
+    assert_eq!(anonymous, as_editor["data"]);
+
+    let nodes = anonymous["articles"]["nodes"].as_array().expect("nodes");
+    let ids: Vec<&str> = nodes.iter().filter_map(|n| n["id"].as_str()).collect();
+    assert_eq!(ids, ["2", "3", "4", "5"], "the deleted article is not read");
+    assert_eq!(nodes[0]["related"][0]["targetId"], "1");
+    assert_eq!(nodes[0]["related"][0]["article"], Value::Null, "dangling");
+    let edited = &nodes[3];
+    assert_eq!(edited["score"], 1.75);
+    assert_eq!(edited["version"], 2);
+    assert_ne!(edited["createdAt"], Value::Null);
+    assert_eq!(nodes[2]["date"], "2023-07-09");
+    assert_eq!(nodes[2]["score"], Value::Null);
+    assert_eq!(anonymous["article"]["id"], "2");
+    assert_eq!(
+        anonymous["search"]["edges"].as_array().map(Vec::len),
+        Some(4)
+    );
+}
+
 #[tokio::test]
 async fn articles_are_ordered_nulls_last_with_ties_by_id() {
     let app = small_corpus().await;
@@ -418,6 +471,45 @@ async fn every_path_to_an_articles_text_reads_it() {
         "The answer about banana bread.\n\nMore text here."
     );
     assert_eq!(d["one"]["short"], "The answer…");
+}
+
+/// Link targets are read with the texts their own `related` selection asks
+/// of them: the same target reached through a page asking titles, an alias,
+/// a fragment or an inline fragment asking texts gets each its own.
+#[tokio::test]
+async fn link_targets_read_the_texts_their_selection_asks_for() {
+    let app = small_corpus().await;
+    let d = app
+        .data(
+            r#"{ page: articles(first: 5, orderBy: ID_ASC) { nodes { id related { article { title } } } }
+               two: article(id: "2") { related { ...Link } plain: related { article { title answer } } }
+               three: article(id: "3") { related { ... on RelatedArticle { article { excerpt(length: 12) } } } }
+               edges: articles(filter: { ids: ["2"] }) { edges { node { related { article { answer } } } } } }
+             fragment Link on RelatedArticle { article { answerHtml } }"#,
+            json!({}),
+        )
+        .await;
+    let answer = "The answer about banana bread.\n\nMore text here.";
+    assert_eq!(
+        d["page"]["nodes"][1]["related"][0]["article"],
+        json!({ "title": "banana bread" })
+    );
+    assert_eq!(
+        d["two"]["related"][0]["article"]["answerHtml"],
+        "<p>The answer about banana bread.</p>\n<p>More text here.</p>\n"
+    );
+    assert_eq!(
+        d["two"]["plain"][0]["article"],
+        json!({ "title": "banana bread", "answer": answer })
+    );
+    assert_eq!(
+        d["three"]["related"][0]["article"]["excerpt"],
+        "The answer…"
+    );
+    assert_eq!(
+        d["edges"]["edges"][0]["node"]["related"][0]["article"]["answer"],
+        answer
+    );
 }
 
 #[test]

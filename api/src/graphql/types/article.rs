@@ -12,7 +12,7 @@ use super::{
     subject_of,
 };
 use crate::graphql::error::{bad_input, forbidden};
-use crate::graphql::loaders::loader_error;
+use crate::graphql::loaders::{LinksKey, loader_error};
 use crate::graphql::pagination::PageArgs;
 use crate::render;
 use crate::service::history;
@@ -47,6 +47,20 @@ pub fn texts_named_in(document: &str) -> Texts {
         }
     }
     texts
+}
+
+/// The long text columns the link targets under `related` (the Lookahead
+/// of one or more `related` fields) read: the same fields as
+/// [`texts_named_in`], but only where they are selected on the targets,
+/// through fragments too. A page's targets are most of its rows, and most
+/// pages ask only their titles.
+pub fn target_texts(related: &async_graphql::Lookahead<'_>) -> Texts {
+    let target = related.field("article");
+    Texts {
+        answer: target.field("answer").exists(),
+        answer_html: target.field("answerHtml").exists(),
+        answer_text: target.field("excerpt").exists(),
+    }
 }
 
 /// An article: one question answered in markdown, filed under a subject,
@@ -175,9 +189,13 @@ impl Article {
 
     /// Related articles, in position order.
     async fn related(&self, ctx: &Context<'_>) -> Result<Vec<RelatedArticle>> {
+        let targets = target_texts(&ctx.look_ahead());
         Ok(loaders(ctx)?
             .links
-            .load_one(self.0.id)
+            .load_one(LinksKey {
+                article: self.0.id,
+                targets,
+            })
             .await
             .map_err(loader_error)?
             .map(|links| links.iter().cloned().map(RelatedArticle).collect())

@@ -11,8 +11,9 @@ use async_graphql::{
 };
 use entity::article;
 
+use super::article::target_texts;
 use super::{Article, Revision, database, loaders};
-use crate::graphql::loaders::{loader_error, prime};
+use crate::graphql::loaders::{LinksKey, loader_error, prime};
 use crate::graphql::pagination::{PageArgs, PageInfo, Window, cursor, page_info};
 use crate::service::listing::{self, ArticleFilter, ArticleOrder};
 
@@ -178,9 +179,17 @@ impl ArticleConnection {
             .window(|| async { listing::count(db, &filter).await.extend() })
             .await?;
         let texts = loaders(ctx)?.texts;
-        let mut rows = listing::page(db, &filter, order, window.offset, window.limit + 1, texts)
-            .await
-            .extend()?;
+        let reader = ctx.data::<crate::db::Reader>()?;
+        let mut rows = listing::page(
+            reader,
+            &filter,
+            order,
+            window.offset,
+            window.limit + 1,
+            texts,
+        )
+        .await
+        .extend()?;
         let more = rows.len() as u64 > window.limit
             || window
                 .end
@@ -218,11 +227,22 @@ async fn prefetch(ctx: &Context<'_>, rows: &[article::Model]) -> Result<()> {
             .await
             .map_err(loader_error)?;
     }
-    if !related().any(|r| r.exists()) {
-        return Ok(());
+    // The links come with their live targets, read with what each `related`
+    // selection asks of them (the key its resolver will look up).
+    let mut primed = Vec::new();
+    for targets in related().filter(|r| r.exists()).map(|r| target_texts(&r)) {
+        if primed.contains(&targets) {
+            continue;
+        }
+        primed.push(targets);
+        let keys: Vec<LinksKey> = rows
+            .iter()
+            .map(|a| LinksKey {
+                article: a.id,
+                targets,
+            })
+            .collect();
+        prime(&loaders.links, &keys).await.map_err(loader_error)?;
     }
-    // The links come with their live targets.
-    let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
-    prime(&loaders.links, &ids).await.map_err(loader_error)?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::error::Result;
 /// Ids per `IN (…)` lookup.
 const LOOKUP_CHUNK: usize = 500;
 
-/// Which of an article's long text columns a read needs. A read leaves the
+/// Which of an article's costly columns a read needs. A read leaves the
 /// others out (they come back empty), so a page of articles or of link
 /// targets does not carry every answer three times over when the request
 /// asks for titles. The source text and body, kept for the exporter, no
@@ -28,6 +28,12 @@ pub struct Texts {
     pub answer_html: bool,
     /// `answer_text`, the plain text excerpts are cut from.
     pub answer_text: bool,
+    /// The metadata beyond an article's card (id, slug, url, file name,
+    /// subject, titles, question): template, date and its format, author,
+    /// SEO, score, language, version, timestamps. On SQLite these sit after
+    /// the long texts in each row, so reading them walks the row's overflow
+    /// pages: a link target shown as a title should not.
+    pub details: bool,
 }
 
 impl Texts {
@@ -36,12 +42,14 @@ impl Texts {
         answer: true,
         answer_html: true,
         answer_text: true,
+        details: true,
     };
     /// None of them.
     pub const NONE: Texts = Texts {
         answer: false,
         answer_html: false,
         answer_text: false,
+        details: false,
     };
 }
 
@@ -74,8 +82,9 @@ pub async fn read(
     .await
 }
 
-/// What a read selects in place of `column` when it leaves it out (`''`
-/// or `NULL`, as the column's type takes), or `None` to read it.
+/// What a read selects in place of `column` when it leaves it out (`''`,
+/// `NULL`, `0` or the time now, as the column's type takes, on both
+/// databases), or `None` to read it.
 fn omitted(column: article::Column, texts: Texts) -> Option<&'static str> {
     use article::Column as C;
     match column {
@@ -84,7 +93,24 @@ fn omitted(column: article::Column, texts: Texts) -> Option<&'static str> {
         C::AnswerText if !texts.answer_text => Some("''"),
         C::Body => Some("''"),
         C::SourceText | C::SourceHash | C::SourcePath => Some("NULL"),
-        _ => None,
+        _ if texts.details => None,
+        C::Template | C::DateFormat | C::PostOnText | C::SeoKeywords | C::Language => Some("''"),
+        C::Date | C::Author | C::SeoTitle | C::SeoDescription | C::Score | C::ImportedVersion => {
+            Some("NULL")
+        }
+        C::Version => Some("0"),
+        C::CreatedAt | C::UpdatedAt => Some("CURRENT_TIMESTAMP"),
+        // The card, and `deleted_at`, which every read filters on anyway.
+        C::Id
+        | C::Slug
+        | C::Url
+        | C::FileName
+        | C::SubjectId
+        | C::Title
+        | C::ArticleTitle
+        | C::Question
+        | C::DeletedAt => None,
+        C::Answer | C::AnswerHtml | C::AnswerText => None,
     }
 }
 

@@ -484,7 +484,10 @@ async fn link_targets_read_the_texts_their_selection_asks_for() {
             r#"{ page: articles(first: 5, orderBy: ID_ASC) { nodes { id related { article { title } } } }
                two: article(id: "2") { related { ...Link } plain: related { article { title answer } } }
                three: article(id: "3") { related { ... on RelatedArticle { article { excerpt(length: 12) } } } }
-               edges: articles(filter: { ids: ["2"] }) { edges { node { related { article { answer } } } } } }
+               edges: articles(filter: { ids: ["2"] }) { edges { node { related { article { answer } } } } }
+               dated: article(id: "3") { related { article { ...Meta } } }
+               one: article(id: "1") { ...Meta } }
+             fragment Meta on Article { title date displayDate score version createdAt updatedAt seo { keywords } }
              fragment Link on RelatedArticle { article { answerHtml } }"#,
             json!({}),
         )
@@ -510,38 +513,47 @@ async fn link_targets_read_the_texts_their_selection_asks_for() {
         d["edges"]["edges"][0]["node"]["related"][0]["article"]["answer"],
         answer
     );
+    // A field beyond the card reads the target's details.
+    assert_eq!(d["dated"]["related"][0]["article"], d["one"]);
+    assert_eq!(d["one"]["date"], "2024-01-05");
+    assert_eq!(d["one"]["version"], 1);
 }
 
 #[test]
 fn only_the_texts_a_document_names_are_read() {
     use quicktakes::graphql::types::texts_named_in;
     use quicktakes::service::lookup::Texts;
+    // A whole document always reads the details; only link targets skip them.
+    const DETAILS: Texts = Texts {
+        details: true,
+        ..Texts::NONE
+    };
     let q1 = "{ articles(first: 20) { nodes { title answer related { title } } } }";
     assert_eq!(
         texts_named_in(q1),
         Texts {
             answer: true,
-            ..Texts::NONE
+            ..DETAILS
         }
     );
     assert_eq!(
         texts_named_in("{ articles { nodes { answerHtml } } }"),
         Texts {
             answer_html: true,
-            ..Texts::NONE
+            ..DETAILS
         }
     );
     assert_eq!(
         texts_named_in("{ article(id: 1) { excerpt } }"),
         Texts {
             answer_text: true,
-            ..Texts::NONE
+            ..DETAILS
         }
     );
     // Neither a longer name nor a prefix counts; every field named counts.
     assert_eq!(
         texts_named_in("{ a { answers answer_html xanswer } }"),
-        Texts::NONE
+        DETAILS
     );
     assert_eq!(
         texts_named_in("query{a{...F}} fragment F on Article{answer,answerHtml excerpt}"),

@@ -37,7 +37,10 @@ impl From<article::Model> for Article {
 /// document can meet an article read without it. Keep it beside the
 /// resolvers that read those columns.
 pub fn texts_named_in(document: &str) -> Texts {
-    let mut texts = Texts::NONE;
+    let mut texts = Texts {
+        details: true,
+        ..Texts::NONE
+    };
     for word in document.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
         match word {
             "answer" => texts.answer = true,
@@ -49,17 +52,43 @@ pub fn texts_named_in(document: &str) -> Texts {
     texts
 }
 
-/// The long text columns the link targets under `related` (the Lookahead
-/// of one or more `related` fields) read: the same fields as
-/// [`texts_named_in`], but only where they are selected on the targets,
-/// through fragments too. A page's targets are most of its rows, and most
-/// pages ask only their titles.
+/// The `Article` fields that read only an article's card columns (see
+/// [`Texts::details`]) or its texts: a selection of only these reads no
+/// other metadata. Keep it beside the resolvers it describes.
+const CARD_FIELDS: [&str; 14] = [
+    "__typename",
+    "id",
+    "slug",
+    "url",
+    "fileName",
+    "title",
+    "articleTitle",
+    "question",
+    "subject",
+    "answer",
+    "answerHtml",
+    "excerpt",
+    "related",
+    "relatedFrom",
+];
+
+/// The costly columns the link targets under `related` (the Lookahead of
+/// one or more `related` fields) read: the texts [`texts_named_in`] would,
+/// but only where they are selected on the targets, and the details only
+/// when a field beyond the card is, through fragments too. A page's targets
+/// are most of its rows, and most pages ask only their titles.
 pub fn target_texts(related: &async_graphql::Lookahead<'_>) -> Texts {
     let target = related.field("article");
+    let details = target.selection_fields().iter().any(|article| {
+        article
+            .selection_set()
+            .any(|field| !CARD_FIELDS.contains(&field.name()))
+    });
     Texts {
         answer: target.field("answer").exists(),
         answer_html: target.field("answerHtml").exists(),
         answer_text: target.field("excerpt").exists(),
+        details,
     }
 }
 

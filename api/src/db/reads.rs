@@ -262,6 +262,14 @@ impl Row for SqliteRow<'_, '_> {
         self.0.get(at).map_err(decode_error)
     }
     fn date(&self, at: usize) -> std::result::Result<Option<chrono::NaiveDate>, DbErr> {
+        // As for timestamps: chrono's ISO 8601 parser before rusqlite's
+        // format string.
+        if let Ok(rusqlite::types::ValueRef::Text(text)) = self.0.get_ref(at)
+            && let Ok(text) = std::str::from_utf8(text)
+            && let Ok(parsed) = text.parse()
+        {
+            return Ok(Some(parsed));
+        }
         self.0.get(at).map_err(decode_error)
     }
     fn timestamp(
@@ -269,7 +277,7 @@ impl Row for SqliteRow<'_, '_> {
         at: usize,
     ) -> std::result::Result<Option<chrono::DateTime<chrono::Utc>>, DbErr> {
         // sqlx writes RFC 3339, which chrono's own parser reads several times
-        // faster than rusqlite's format-string parse (two per article row).
+        // faster than rusqlite's format string (two per article row).
         if let Ok(rusqlite::types::ValueRef::Text(text)) = self.0.get_ref(at)
             && let Ok(text) = std::str::from_utf8(text)
             && let Ok(parsed) = chrono::DateTime::parse_from_rfc3339(text)

@@ -6,6 +6,7 @@ mod m20261128_000001_create_tables;
 mod m20261128_000002_derived_and_search;
 mod m20261128_000003_token_hash_index;
 mod m20261129_000001_article_language;
+mod m20261130_000001_article_live_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_derived_and_search::Migration),
             Box::new(m20261128_000003_token_hash_index::Migration),
             Box::new(m20261129_000001_article_language::Migration),
+            Box::new(m20261130_000001_article_live_index::Migration),
         ]
     }
 }

@@ -143,15 +143,18 @@ pub async fn search(
                  WHERE a.search_vector @@ q AND a.deleted_at IS NULL AND ($2::int IS NULL OR a.subject_id = $2)"
             ),
         ),
+        // `INDEXED BY`: the planner would look each match up by rowid and
+        // read its row's overflow pages to reach `deleted_at`; the index
+        // (migration m20261130_000001) holds what the filter needs.
         _ => (
             format!(
                 "SELECT a.id AS id, -bm25(article_fts, 10.0, 5.0, 1.0) AS rank, \
                  snippet(article_fts, -1, '{MARK_START}', '{MARK_END}', '…', 24) AS snippet \
-                 FROM article_fts JOIN article a ON a.id = article_fts.rowid \
+                 FROM article_fts JOIN article a INDEXED BY idx_article_live ON a.id = article_fts.rowid \
                  WHERE article_fts MATCH ?1 AND a.deleted_at IS NULL AND (?2 IS NULL OR a.subject_id = ?2) \
                  ORDER BY rank DESC, a.id ASC LIMIT ?3 OFFSET ?4"
             ),
-            "SELECT COUNT(*) AS n FROM article_fts JOIN article a ON a.id = article_fts.rowid \
+            "SELECT COUNT(*) AS n FROM article_fts JOIN article a INDEXED BY idx_article_live ON a.id = article_fts.rowid \
              WHERE article_fts MATCH ?1 AND a.deleted_at IS NULL AND (?2 IS NULL OR a.subject_id = ?2)"
                 .to_owned(),
         ),

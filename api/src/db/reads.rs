@@ -22,6 +22,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::OpenFlags;
 use sea_orm::sea_query::Value;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, Statement};
+use tokio::sync::Semaphore;
 
 use super::{BUDGET_CHECK_STEPS, DbOptions};
 use crate::error::{Error, Result};
@@ -98,6 +99,11 @@ type StatementCallback = Arc<dyn Fn(&str) + Send + Sync>;
 #[derive(Clone)]
 pub struct SqliteReads {
     pool: r2d2::Pool<SqliteConnectionManager>,
+    /// One per connection: a read waits for a connection here, on the
+    /// async side, so a flood of requests queues as tasks instead of
+    /// taking a blocking thread each to wait in `r2d2`.
+    permits: Arc<Semaphore>,
+    acquire_timeout: Duration,
     budget: Option<Duration>,
     on_statement: Option<StatementCallback>,
 }
@@ -143,6 +149,8 @@ impl SqliteReads {
             .map_err(|e| internal(format!("cannot open the SQLite read pool: {e}")))?;
         Ok(Some(Self {
             pool,
+            permits: Arc::new(Semaphore::new(options.max_connections as usize)),
+            acquire_timeout: options.acquire_timeout,
             budget: options.statement_timeout,
             on_statement: None,
         }))
@@ -158,10 +166,24 @@ impl SqliteReads {
         T: Send + 'static,
         F: Fn(&dyn Row) -> std::result::Result<T, DbErr> + Send + 'static,
     {
+        let permit =
+            tokio::time::timeout(self.acquire_timeout, self.permits.clone().acquire_owned())
+                .await
+                .map_err(|_| {
+                    internal(format!(
+                        "no SQLite read connection came free within {:?}",
+                        self.acquire_timeout
+                    ))
+                })?
+                .map_err(|e| internal(format!("the SQLite read pool is closed: {e}")))?;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.run(&statement, &decode))
-            .await
-            .map_err(|e| internal(format!("a SQLite read stopped: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let rows = this.run(&statement, &decode);
+            drop(permit);
+            rows
+        })
+        .await
+        .map_err(|e| internal(format!("a SQLite read stopped: {e}")))?
     }
 
     fn run<T>(

@@ -160,8 +160,8 @@ fn cached<L>(loader: L) -> Arc<DataLoader<L, HashMapCache>> {
 }
 
 impl Loaders {
-    /// Fresh loaders over `db`, reading subjects, links and articles
-    /// through `reader` with `texts`.
+    /// Fresh loaders: subjects and links read through `reader`, article
+    /// counts through `db`; the request's own articles are read with `texts`.
     pub fn new(db: &DatabaseConnection, reader: &Reader, texts: Texts) -> Self {
         Self {
             texts,

@@ -5,9 +5,8 @@
 use async_graphql::Request;
 use sea_orm::DatabaseConnection;
 
-use crate::db::{Reader, SqliteReads};
-
 use super::loaders::Loaders;
+use crate::db::{Reader, SqliteReads};
 use crate::service::token::Editor;
 
 /// The pools a request may run on.

@@ -253,3 +253,25 @@ async fn the_read_pool_serves_normal_reads_within_its_budget() {
         "{data}"
     );
 }
+
+/// Anonymous reads wait their turn for the read pool's connections: forty
+/// article pages at once over a pool of two all get their answer.
+#[tokio::test]
+async fn more_readers_than_read_connections_all_get_their_pages() {
+    let t = TestDb::new().await;
+    let app = TestApp::with_read_pool(t, Default::default(), |o| {
+        o.max_connections = 2;
+        o.statement_timeout = Some(Duration::from_millis(5_000));
+    })
+    .await;
+    app.import(&quicktakes_tests::seeds_dir()).await;
+    let query = "{ articles { nodes { title answer subject { name } related { title article { title } } } } }";
+    let pages = futures_util::future::join_all((0..40).map(|_| app.data(query, json!({})))).await;
+    for page in &pages {
+        assert_eq!(page, &pages[0]);
+    }
+    assert_eq!(
+        pages[0]["articles"]["nodes"][0]["subject"]["name"],
+        "Medicine"
+    );
+}

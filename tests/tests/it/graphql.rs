@@ -519,6 +519,34 @@ async fn link_targets_read_the_texts_their_selection_asks_for() {
     assert_eq!(d["one"]["version"], 1);
 }
 
+/// Each field a link target may be read for as a card (without its
+/// details) answers on the target exactly what it answers on the article
+/// read directly: no card field depends on a column a card read leaves out.
+#[tokio::test]
+async fn every_card_field_of_a_link_target_matches_the_article() {
+    let app = small_corpus().await;
+    for field in quicktakes::graphql::types::CARD_FIELDS {
+        let selection = match field {
+            "subject" => "subject { id name slug }",
+            "related" => "related { position targetId title }",
+            "relatedFrom" => "relatedFrom { totalCount nodes { id } }",
+            "excerpt" => "excerpt(length: 12)",
+            plain => plain,
+        };
+        let d = app
+            .data(
+                &format!(
+                    r#"{{ three: article(id: "3") {{ related {{ article {{ {selection} }} }} }}
+                       one: article(id: "1") {{ {selection} }} }}"#
+                ),
+                json!({}),
+            )
+            .await;
+        assert_ne!(d["one"], Value::Null, "{field}");
+        assert_eq!(d["three"]["related"][0]["article"], d["one"], "{field}");
+    }
+}
+
 #[test]
 fn only_the_texts_a_document_names_are_read() {
     use quicktakes::graphql::types::texts_named_in;

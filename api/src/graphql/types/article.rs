@@ -55,7 +55,7 @@ pub fn texts_named_in(document: &str) -> Texts {
 /// The `Article` fields that read only an article's card columns (see
 /// [`Texts::details`]) or its texts: a selection of only these reads no
 /// other metadata. Keep it beside the resolvers it describes.
-const CARD_FIELDS: [&str; 14] = [
+pub const CARD_FIELDS: [&str; 14] = [
     "__typename",
     "id",
     "slug",

@@ -13,7 +13,7 @@ use async_graphql::{
 use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
 
-pub use article::{Article, RelatedArticle, Seo, texts_named_in};
+pub use article::{Article, CARD_FIELDS, RelatedArticle, Seo, texts_named_in};
 pub use connection::{
     ArticleConnection, Connection, Edge, Nodes, RevisionConnection, SearchConnection, SearchMatch,
     Total,

@@ -456,16 +456,16 @@ async fn migrate_status_down_and_fresh() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let status = text(&run(&t, &["migrate", "status"]).stdout);
     assert!(
-        status.contains("applied  m20261129_000001_article_language"),
+        status.contains("applied  m20261130_000001_article_live_index"),
         "{status}"
     );
     assert!(
-        status.contains("pending  m20261130_000001_article_live_index"),
+        status.contains("pending  m20261130_000002_subject_listing_index"),
         "only the last one reverted: {status}"
     );
     let out = run(&t, &["migrate", "fresh"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("5 migrations applied, 0 pending"));
+    assert!(text(&out.stdout).contains("6 migrations applied, 0 pending"));
     // Fresh over a loaded database (foreign keys enforced) empties it.
     let seeds = seeds_dir();
     assert_eq!(

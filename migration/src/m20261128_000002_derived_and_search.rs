@@ -6,6 +6,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*, sea_orm::DbBackend};
 
+use crate::run_all;
+
 /// Adds `answer_html`, `answer_text` and the search index.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -56,14 +58,6 @@ const POSTGRES_DOWN: &[&str] = &[
     "DROP INDEX IF EXISTS idx_article_search",
     "ALTER TABLE article DROP COLUMN IF EXISTS search_vector",
 ];
-
-async fn run_all(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    for sql in statements {
-        db.execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use entity::{article, article_link, subject};
-use sea_orm::sea_query::{Expr, Func, NullOrdering, Order, Query as SqlQuery};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, NullOrdering, Order, Query as SqlQuery};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Select,
@@ -58,14 +58,20 @@ pub struct ArticleFilter {
 fn filtered(filter: &ArticleFilter) -> Select<article::Entity> {
     let mut q = article::Entity::find().filter(article::Column::DeletedAt.is_null());
     if let Some(slug) = &filter.subject_slug {
+        // `=` a scalar subquery (slugs are unique), not `IN`: SQLite then
+        // walks a subject index in the page's order instead of sorting.
         q = q.filter(
-            article::Column::SubjectId.in_subquery(
-                SqlQuery::select()
-                    .column(subject::Column::Id)
-                    .from(subject::Entity)
-                    .and_where(subject::Column::Slug.eq(slug.as_str()))
-                    .to_owned(),
-            ),
+            Expr::col(article::Column::SubjectId).eq(Expr::SubQuery(
+                None,
+                Box::new(
+                    SqlQuery::select()
+                        .column(subject::Column::Id)
+                        .from(subject::Entity)
+                        .and_where(subject::Column::Slug.eq(slug.as_str()))
+                        .to_owned()
+                        .into(),
+                ),
+            )),
         );
     }
     if let Some(id) = filter.subject_id {

@@ -51,7 +51,8 @@ impl DbOptions {
 
 /// Opens a pool. SQLite runs in WAL mode (readers never wait for the
 /// writer) with `synchronous=NORMAL` (durable at each checkpoint, never
-/// corrupt) and a busy timeout; foreign keys are enforced. The statement
+/// corrupt), temporary storage in memory and a busy timeout; foreign keys
+/// are enforced. The statement
 /// budget is set once per connection (a PostgreSQL startup parameter, a
 /// SQLite progress handler armed for each checkout), never by a statement
 /// per request.
@@ -84,9 +85,17 @@ pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection> {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(busy)
             .foreign_keys(true)
+            // Statement journals (every multi-row insert in a transaction
+            // keeps one) and sorts stay in memory, not temporary files: 10 %
+            // of a 100,000-article import went to writing its journal.
+            .pragma("temp_store", "memory")
     });
     Ok(Database::connect(opts).await?)
 }
+
+/// SQLite's page cache per connection, in KiB: its default, which the
+/// import raises for its one transaction and sets back.
+pub const SQLITE_CACHE_KIB: u32 = 2_000;
 
 /// SQLite virtual-machine steps between two checks of the statement budget:
 /// often enough to stop within microseconds of the deadline, rare enough

@@ -657,3 +657,41 @@ async fn import_notes_never_name_a_server_path() {
         .collect();
     assert_eq!(notes, [Some("created from medicine/a.md".to_owned())]);
 }
+
+#[tokio::test]
+async fn a_file_reached_through_several_given_paths_is_imported_once() {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    let t = TestDb::new().await;
+    let root = t.path("corpus");
+    std::fs::create_dir_all(root.join("medicine")).expect("mkdir");
+    std::fs::write(root.join("medicine").join("a.md"), real_seed_text()).expect("write");
+    std::fs::write(
+        root.join("medicine").join("b.md"),
+        other_article(7, "other"),
+    )
+    .expect("write");
+    let folder = root.to_str().expect("utf-8 path").to_owned();
+    let inner = root.join("medicine").join("a.md");
+    let same_folder = root.join("medicine").join("..");
+    let out = run(
+        &t,
+        &[
+            "import",
+            &folder,
+            inner.to_str().expect("utf-8 path"),
+            same_folder.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("2 created, 0 updated, 0 unchanged, 0 conflicts, 0 invalid"),
+        "{}",
+        text(&out.stdout)
+    );
+    let count = entity::article::Entity::find()
+        .count(&t.db)
+        .await
+        .expect("count");
+    assert_eq!(count, 2);
+}

@@ -223,9 +223,15 @@ pub(super) fn collect_files(
     problems: &mut Vec<FileProblem>,
 ) -> Vec<(PathBuf, String)> {
     let mut files = Vec::new();
+    // Each file once, by where it really is: a folder and a file inside it
+    // may both be given. The walk follows no symbolic link, so a file found
+    // under a folder really is at the folder's canonical path joined with
+    // its path inside the walk, and one `canonicalize` per folder does
+    // (one per file cost 8 % of an unchanged 100,000-file re-import).
     let mut seen = HashSet::new();
     for path in paths {
         if path.is_dir() {
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
             let found: Vec<(PathBuf, String)> = walkdir::WalkDir::new(path)
                 .sort_by_file_name()
                 .into_iter()
@@ -253,14 +259,19 @@ pub(super) fn collect_files(
                     "no `.md` files in this folder (searched recursively)",
                 ));
             }
-            files.extend(found);
+            files.extend(
+                found.into_iter().filter(|(p, _)| {
+                    seen.insert(canonical.join(p.strip_prefix(path).unwrap_or(p)))
+                }),
+            );
         } else if path.exists() {
-            files.push((path.clone(), relative_name(path, path)));
+            if seen.insert(path.canonicalize().unwrap_or_else(|_| path.clone())) {
+                files.push((path.clone(), relative_name(path, path)));
+            }
         } else {
             problems.push(FileProblem::new(path, "no such file or folder"));
         }
     }
-    files.retain(|(p, _)| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
     files
 }
 

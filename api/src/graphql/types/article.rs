@@ -89,6 +89,7 @@ pub fn target_texts(related: &async_graphql::Lookahead<'_>) -> Texts {
         answer_html: target.field("answerHtml").exists(),
         answer_text: target.field("excerpt").exists(),
         details,
+        source: false,
     }
 }
 

@@ -42,15 +42,23 @@ pub fn texts_named_in(document: &str) -> Texts {
         ..Texts::NONE
     };
     for word in document.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-        match word {
-            "answer" => texts.answer = true,
-            "answerHtml" => texts.answer_html = true,
-            "excerpt" => texts.answer_text = true,
-            _ => {}
+        if let Some((_, read)) = TEXT_FIELDS.iter().find(|(field, _)| *field == word) {
+            read(&mut texts);
         }
     }
     texts
 }
+
+/// Marks one text column as read.
+type ReadsText = fn(&mut Texts);
+
+/// The `Article` fields that read a long text column, each with the
+/// column it reads. Keep it beside the resolvers that read them.
+const TEXT_FIELDS: [(&str, ReadsText); 3] = [
+    ("answer", |t| t.answer = true),
+    ("answerHtml", |t| t.answer_html = true),
+    ("excerpt", |t| t.answer_text = true),
+];
 
 /// The `Article` fields that read only an article's card columns (see
 /// [`Texts::details`]) or its texts: a selection of only these reads no
@@ -84,13 +92,16 @@ pub fn target_texts(related: &async_graphql::Lookahead<'_>) -> Texts {
             .selection_set()
             .any(|field| !CARD_FIELDS.contains(&field.name()))
     });
-    Texts {
-        answer: target.field("answer").exists(),
-        answer_html: target.field("answerHtml").exists(),
-        answer_text: target.field("excerpt").exists(),
+    let mut texts = Texts {
         details,
-        source: false,
+        ..Texts::NONE
+    };
+    for (field, read) in TEXT_FIELDS {
+        if target.field(field).exists() {
+            read(&mut texts);
+        }
     }
+    texts
 }
 
 /// An article: one question answered in markdown, filed under a subject,

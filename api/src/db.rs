@@ -52,10 +52,9 @@ impl DbOptions {
 /// Opens a pool. SQLite runs in WAL mode (readers never wait for the
 /// writer) with `synchronous=NORMAL` (durable at each checkpoint, never
 /// corrupt), temporary storage in memory and a busy timeout; foreign keys
-/// are enforced. The statement
-/// budget is set once per connection (a PostgreSQL startup parameter, a
-/// SQLite progress handler armed for each checkout), never by a statement
-/// per request.
+/// are enforced. The statement budget is set once per connection (a
+/// PostgreSQL startup parameter, a SQLite progress handler armed for each
+/// checkout), never by a statement per request.
 pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(options.url.clone());
     opts.max_connections(options.max_connections)

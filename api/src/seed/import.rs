@@ -411,12 +411,17 @@ async fn write_plan(
     let written = write_rows(&txn, files, actions, spilled, planned, progress, pauses).await;
     if sqlite {
         // The pool's connection goes back with its usual cache, whatever
-        // happened; its dirty pages stay until the commit writes them.
-        txn.execute_unprepared(&format!(
-            "PRAGMA cache_size = -{}",
-            crate::db::SQLITE_CACHE_KIB
-        ))
-        .await?;
+        // happened (the write's own error, if any, is the one reported);
+        // its dirty pages stay until the commit writes them.
+        let reset = txn
+            .execute_unprepared(&format!(
+                "PRAGMA cache_size = -{}",
+                crate::db::SQLITE_CACHE_KIB
+            ))
+            .await;
+        if written.is_ok() {
+            reset?;
+        }
     }
     let (actions, changed) = written?;
     match changed {

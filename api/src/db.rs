@@ -96,6 +96,13 @@ pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection> {
 /// import raises for its one transaction and sets back.
 pub const SQLITE_CACHE_KIB: u32 = 2_000;
 
+/// Sets the page cache of the SQLite connection `conn` runs on to `kib`.
+pub async fn set_sqlite_cache(conn: &impl sea_orm::ConnectionTrait, kib: u32) -> Result<()> {
+    conn.execute_unprepared(&format!("PRAGMA cache_size = -{kib}"))
+        .await?;
+    Ok(())
+}
+
 /// SQLite virtual-machine steps between two checks of the statement budget:
 /// often enough to stop within microseconds of the deadline, rare enough
 /// that the clock read costs nothing measurable.

@@ -403,8 +403,7 @@ async fn write_plan(
     let locked = std::time::Instant::now();
     let sqlite = db.get_database_backend() == DbBackend::Sqlite;
     if sqlite {
-        txn.execute_unprepared(&format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}"))
-            .await?;
+        crate::db::set_sqlite_cache(&txn, IMPORT_CACHE_KIB).await?;
     } else {
         txn.execute_unprepared(FAST_TOAST).await?;
     }
@@ -413,12 +412,7 @@ async fn write_plan(
         // The pool's connection goes back with its usual cache, whatever
         // happened (the write's own error, if any, is the one reported);
         // its dirty pages stay until the commit writes them.
-        let reset = txn
-            .execute_unprepared(&format!(
-                "PRAGMA cache_size = -{}",
-                crate::db::SQLITE_CACHE_KIB
-            ))
-            .await;
+        let reset = crate::db::set_sqlite_cache(&txn, crate::db::SQLITE_CACHE_KIB).await;
         if written.is_ok() {
             reset?;
         }

@@ -136,6 +136,17 @@ pub struct ServeArgs {
         value_parser = parse_network
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Public address of the site, e.g. `https://example.org`: makes the
+    /// reader pages' canonical links, their schema.org urls and the signed
+    /// preview links absolute (relative without it).
+    #[arg(long, env = "QUICKTAKES_PUBLIC_BASE_URL")]
+    pub public_base_url: Option<crate::preview::PublicBaseUrl>,
+    /// Secret (at least 32 characters) that signs the editors' preview
+    /// links; give every server behind one address the same. Without it
+    /// each server makes a random one, and its links stop working when it
+    /// restarts.
+    #[arg(long, env = "QUICKTAKES_PREVIEW_KEY", hide_env_values = true)]
+    pub preview_key: Option<crate::preview::PreviewKey>,
 }
 
 /// A CIDR network, or one address as its own /32 or /128.
@@ -158,6 +169,10 @@ impl ServeArgs {
             cors_origins: self.cors_origins.clone(),
             trusted_proxies: crate::http::throttle::TrustedProxies::new(
                 self.trusted_proxies.iter().copied(),
+            ),
+            preview: crate::preview::PreviewLinks::new(
+                self.public_base_url.clone(),
+                self.preview_key.clone(),
             ),
         }
     }

@@ -14,6 +14,7 @@ pub mod graphql;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod preview;
 pub mod progress;
 pub mod render;
 pub mod seed;

@@ -71,6 +71,23 @@ fn markdown_options() -> Options {
 /// Math inside an attribute (a link title, an image's alt text) is put back
 /// as its source text, which the serializer escapes.
 pub fn answer_html(markdown: &str) -> String {
+    html_with_math(markdown, |out, math, _| push_escaped(out, math))
+}
+
+/// The answer as a reader's page shows it: [`answer_html`], with each math
+/// span typeset on the server as MathML Core (which browsers lay out
+/// without scripts or fonts of ours) inside the same `math` elements.
+///
+/// The MathML renderer copies text such as `\text{…}` into its markup
+/// unescaped, so its output goes through a sanitizer that knows only
+/// MathML's presentation elements and attributes.
+pub fn reader_html(markdown: &str) -> String {
+    html_with_math(markdown, push_mathml)
+}
+
+/// [`answer_html`]'s pipeline, with `math` writing each math span (its
+/// source with delimiters, and whether it is display math).
+fn html_with_math(markdown: &str, mut math: impl FnMut(&mut String, &str, bool)) -> String {
     let masked = Arc::new(Masked::new(markdown));
     let in_attributes = Arc::clone(&masked);
     let mut html = String::with_capacity(masked.text.len() * 3 / 2);
@@ -100,16 +117,16 @@ pub fn answer_html(markdown: &str) -> String {
     let clean = sanitizer.clean(&html).to_string();
 
     // The math elements are added after sanitizing, so their classes survive
-    // (ammonia strips `class`); escaping their content keeps them safe.
-    masked.restore(&clean, |out, math, after| {
-        let display = !math.starts_with("\\(");
+    // (ammonia strips `class`); `math` keeps their content safe.
+    masked.restore(&clean, |out, source, after| {
+        let display = !source.starts_with("\\(");
         if display
             && after.starts_with("</p>")
             && let Some(kept) = out.strip_suffix("<p>").map(str::len)
         {
             out.truncate(kept);
             out.push_str("<div class=\"math display\">");
-            push_escaped(out, math);
+            math(out, source, true);
             out.push_str("</div>");
             return "</p>".len();
         }
@@ -118,10 +135,113 @@ pub fn answer_html(markdown: &str) -> String {
         } else {
             "<span class=\"math inline\">"
         });
-        push_escaped(out, math);
+        math(out, source, display);
         out.push_str("</span>");
         0
     })
+}
+
+/// The MathML elements and attributes [`push_mathml`]'s output may keep:
+/// MathML Core's presentation markup, nothing that links, scripts or styles.
+fn mathml_sanitizer() -> &'static ammonia::Builder<'static> {
+    static SANITIZER: std::sync::LazyLock<ammonia::Builder<'static>> =
+        std::sync::LazyLock::new(|| {
+            let mut builder = ammonia::Builder::empty();
+            builder
+                .add_tags([
+                    "math",
+                    "mi",
+                    "mo",
+                    "mn",
+                    "ms",
+                    "mtext",
+                    "mrow",
+                    "mfrac",
+                    "msqrt",
+                    "mroot",
+                    "msub",
+                    "msup",
+                    "msubsup",
+                    "munder",
+                    "mover",
+                    "munderover",
+                    "mmultiscripts",
+                    "mprescripts",
+                    "none",
+                    "mtable",
+                    "mtr",
+                    "mtd",
+                    "mspace",
+                    "mpadded",
+                    "mphantom",
+                    "menclose",
+                    "mstyle",
+                    "merror",
+                    "semantics",
+                    "annotation",
+                ])
+                .add_generic_attributes([
+                    "display",
+                    "mathvariant",
+                    "stretchy",
+                    "symmetric",
+                    "fence",
+                    "separator",
+                    "lspace",
+                    "rspace",
+                    "largeop",
+                    "movablelimits",
+                    "accent",
+                    "accentunder",
+                    "width",
+                    "height",
+                    "depth",
+                    "voffset",
+                    "linethickness",
+                    "scriptlevel",
+                    "displaystyle",
+                    "columnalign",
+                    "rowalign",
+                    "columnspacing",
+                    "rowspacing",
+                    "notation",
+                    "minsize",
+                    "maxsize",
+                    "form",
+                    "mathcolor",
+                    "mathbackground",
+                    "encoding",
+                ]);
+            builder
+        });
+    &SANITIZER
+}
+
+/// Writes math `source` (delimiters included) as sanitized MathML. LaTeX the
+/// renderer does not know shows as an `merror` in place, the rest typeset.
+fn push_mathml(out: &mut String, source: &str, display: bool) {
+    use pulldown_latex::config::DisplayMode;
+    let inner = [("\\(", "\\)"), ("\\[", "\\]"), ("$$", "$$")]
+        .iter()
+        .find_map(|(open, close)| source.strip_prefix(open)?.strip_suffix(close))
+        .unwrap_or(source);
+    let storage = pulldown_latex::Storage::new();
+    let parser = pulldown_latex::Parser::new(inner, &storage);
+    let config = pulldown_latex::RenderConfig {
+        display_mode: if display {
+            DisplayMode::Block
+        } else {
+            DisplayMode::Inline
+        },
+        ..Default::default()
+    };
+    let mut mathml = String::new();
+    match pulldown_latex::push_mathml(&mut mathml, parser, config) {
+        Ok(()) => out.push_str(&mathml_sanitizer().clean(&mathml).to_string()),
+        // Writing to a `String` does not fail; should it, the source stays
+        // readable as it is in `answerHtml`.
+        Err(_) => push_escaped(out, source),
+    }
 }
 
 /// The answer as plain text: markdown syntax and HTML tags removed, math
@@ -420,6 +540,26 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    #[test]
+    fn reader_html_typesets_math_and_keeps_it_safe() {
+        let html = reader_html(
+            "Let \\( \\nu \\neq 0 \\).\n\n$$ x^2 $$\n\nBad \\( \\text{<img src=x onerror=alert(1)>} \\) \\( \\operatorname{\"><svg onload=alert(2)>} \\)",
+        );
+        assert!(
+            html.contains("<span class=\"math inline\"><math display=\"inline\"><mi>ν</mi><mo>≠</mo><mn>0</mn></math></span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<div class=\"math display\"><math display=\"block\"><msup><mi>x</mi><mn>2</mn></msup></math></div>"),
+            "{html}"
+        );
+        for gone in ["<img", "onerror", "<svg", "onload"] {
+            assert!(!html.contains(gone), "{gone}: {html}");
+        }
+        // The answer's HTML for clients keeps the source, as before.
+        assert!(answer_html("\\( \\nu \\)").contains("\\( \\nu \\)"));
     }
 
     #[test]

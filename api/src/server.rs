@@ -57,7 +57,8 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Re
             crate::metrics::count_sqlite_statements(sqlite, "read");
         }
     }
-    let state = AppState::new(build_api(db.clone(), changes, &config.limits), db, &config)
+    let api = build_api(db.clone(), changes, &config.limits, config.preview.clone());
+    let state = AppState::new(api, db, &config)
         .with_read_pool(read_pool)
         .with_sqlite_reads(sqlite_reads);
     let public = bind_to(bind).await?;

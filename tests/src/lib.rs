@@ -242,7 +242,12 @@ impl TestApp {
             sqlite.on_statement(count);
         }
         let changes = quicktakes::service::changes::ChangeSink::default();
-        let api = quicktakes::graphql::build_api(t.db.clone(), changes.clone(), &config.limits);
+        let api = quicktakes::graphql::build_api(
+            t.db.clone(),
+            changes.clone(),
+            &config.limits,
+            config.preview.clone(),
+        );
         let mut state = quicktakes::http::AppState::new(api.clone(), t.db.clone(), &config);
         if let Some(reads) = reads {
             state = state.with_read_pool(reads);

@@ -36,14 +36,19 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Su
         )
 }
 
-/// Builds the schema behind its policy. The database connection and the
+/// Builds the schema behind its policy. The database connection, the
 /// change sink (where mutations announce their committed changes, and
-/// subscriptions listen) are schema-wide data; loaders and the editor are
+/// subscriptions listen) and how reader pages are linked are schema-wide data; loaders and the editor are
 /// added per request. async-graphql's own depth, complexity and directive
 /// limits are not used: they expand every fragment spread anew, and the
 /// policy has measured the document once before they would run.
-pub fn build_api(db: DatabaseConnection, changes: ChangeSink, limits: &limits::Limits) -> Api {
-    let builder = builder().data(db).data(changes);
+pub fn build_api(
+    db: DatabaseConnection,
+    changes: ChangeSink,
+    limits: &limits::Limits,
+    preview: crate::preview::PreviewLinks,
+) -> Api {
+    let builder = builder().data(db).data(changes).data(preview);
     // The policy refuses `__schema`/`__type` first, with its code; this
     // keeps the schema itself from answering them either way.
     let schema = if limits.introspection_enabled() {

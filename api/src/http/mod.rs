@@ -2,8 +2,10 @@
 //! router the server runs.
 
 mod auth;
+mod etag;
 pub mod graphql;
 pub mod listener;
+mod preview;
 pub mod throttle;
 mod ws;
 
@@ -45,6 +47,9 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Proxies whose forwarding headers name the client; none by default.
     pub trusted_proxies: TrustedProxies,
+    /// How reader pages are linked: the public base url and the key of
+    /// signed preview links.
+    pub preview: crate::preview::PreviewLinks,
 }
 
 impl Default for HttpConfig {
@@ -60,6 +65,7 @@ impl Default for HttpConfig {
             },
             cors_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
+            preview: crate::preview::PreviewLinks::default(),
         }
     }
 }
@@ -110,6 +116,8 @@ pub struct AppState {
     cors_origins: Arc<[String]>,
     /// Places under the cap on WebSocket connections; `None`: no cap.
     ws_permits: Option<Arc<tokio::sync::Semaphore>>,
+    /// How reader pages link and sign.
+    preview: crate::preview::PreviewLinks,
 }
 
 impl AppState {
@@ -137,6 +145,7 @@ impl AppState {
                 .limits
                 .ws_connection_cap()
                 .map(|n| Arc::new(tokio::sync::Semaphore::new(n.get()))),
+            preview: config.preview.clone(),
         }
     }
 
@@ -320,6 +329,10 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
     let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
+        .route(
+            "/learn/{subject}/questions/{slug}",
+            get(preview::article_page),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     let mut router = Router::new()
         .merge(graphql)

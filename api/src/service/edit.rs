@@ -26,7 +26,7 @@ pub type Submitted = Vec<(Field, Value)>;
 
 /// Revisions of `id` after `version`, newest first.
 async fn revisions_after(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     id: i64,
     version: i32,
 ) -> Result<Vec<Vec<FieldChange>>> {
@@ -45,9 +45,10 @@ async fn revisions_after(
 }
 
 /// The article's values as they were at `version`: the current ones with
-/// every later revision undone, newest first.
-async fn values_at(
-    txn: &DatabaseTransaction,
+/// every later revision undone, newest first (also what the reader preview
+/// shows of an older version).
+pub(crate) async fn values_at(
+    txn: &impl ConnectionTrait,
     stored: &StoredArticle,
     version: i32,
 ) -> Result<(ArticleFields, BTreeSet<String>)> {

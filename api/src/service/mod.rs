@@ -10,6 +10,7 @@ pub mod listing;
 pub mod lookup;
 #[doc(hidden)]
 pub mod pause;
+pub mod preview;
 pub mod related;
 pub mod revision;
 pub mod score;

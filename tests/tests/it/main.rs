@@ -13,6 +13,7 @@ mod introspection;
 mod language;
 mod mutations;
 mod ops;
+mod preview;
 mod properties;
 mod races;
 mod robustness;

@@ -14,6 +14,7 @@ use super::{
 use crate::graphql::error::{bad_input, forbidden};
 use crate::graphql::loaders::{LinksKey, loader_error};
 use crate::graphql::pagination::PageArgs;
+use crate::preview::PreviewLinks;
 use crate::render;
 use crate::service::history;
 use crate::service::listing::{ArticleFilter, ArticleOrder};
@@ -275,6 +276,38 @@ impl Article {
     /// When the article last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+
+    /// A link to this article's reader page (`/learn/…`) showing `version`,
+    /// for an editor to see a version readers do not (an older one), or the
+    /// current one, in a browser, which sends no token: the link carries
+    /// its own signature and works for 30 minutes. Absolute when the server
+    /// has a `--public-base-url`. Editors only: `FORBIDDEN` without a token.
+    async fn preview_url(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "The version to show, from 1 to the article's `version`; null means the current one."
+        )]
+        version: Option<i32>,
+    ) -> Result<String> {
+        if ctx.data_opt::<Editor>().is_none() {
+            return Err(forbidden(
+                "preview links are for editors: send an editor or admin token as `Authorization: Bearer <token>`",
+            ));
+        }
+        let current = self.0.version;
+        let version = version.unwrap_or(current);
+        if !(1..=current).contains(&version) {
+            return Err(bad_input(
+                "version",
+                format!(
+                    "the article has versions 1 to {current}; `version` {version} is not one of them"
+                ),
+            ));
+        }
+        let links = ctx.data::<PreviewLinks>()?;
+        Ok(links.signed(&self.0.url, self.0.id, version, Utc::now()))
     }
 
     /// The revision history, newest first. Editors only: it names editors

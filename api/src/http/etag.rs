@@ -1,0 +1,43 @@
+//! Validators of the pages the server renders or embeds: one strong ETag
+//! per body, and `If-None-Match` answered with a bodiless 304.
+
+use axum::http::HeaderMap;
+use headers::HeaderMapExt;
+
+/// The strong ETag of `body`: the start of its BLAKE3, quoted.
+pub(super) fn of(body: &[u8]) -> String {
+    format!("\"{}\"", &blake3::hash(body).to_hex()[..32])
+}
+
+/// Whether the request's `If-None-Match` names `etag` (compared weakly, as
+/// RFC 9110 asks for GET, or `*`): the client's copy is current.
+pub(super) fn unchanged(request: &HeaderMap, etag: &str) -> bool {
+    match (
+        request.typed_get::<headers::IfNoneMatch>(),
+        etag.parse::<headers::ETag>(),
+    ) {
+        (Some(condition), Ok(etag)) => !condition.precondition_passes(&etag),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderValue, header};
+
+    #[test]
+    fn an_etag_matches_exactly_weakly_or_by_star() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static(value));
+            headers
+        };
+        assert!(unchanged(&with("\"abc\""), "\"abc\""));
+        assert!(unchanged(&with("\"x\", W/\"abc\""), "\"abc\""));
+        assert!(unchanged(&with("*"), "\"abc\""));
+        assert!(!unchanged(&with("\"abcd\""), "\"abc\""));
+        assert!(!unchanged(&HeaderMap::new(), "\"abc\""));
+        assert_eq!(of(b"x").len(), 34);
+    }
+}

@@ -1,37 +1,75 @@
 #!/usr/bin/env bash
-# Fill DIR with the four GraphiQL playground assets, for serving them locally
-# instead of from the CDN (see api/src/http/graphiql.html and graphiql-cdn.txt):
+# The GraphiQL playground's third-party files (React, ReactDOM, GraphiQL),
+# pinned by version and SHA-384 in api/assets/graphiql/pins.txt.
 #
-#   react.production.min.js      react@18.3.1      umd/react.production.min.js
-#   react-dom.production.min.js  react-dom@18.3.1  umd/react-dom.production.min.js
-#   graphiql.min.js              graphiql@3.9.0    graphiql.min.js
-#   graphiql.min.css             graphiql@3.9.0    graphiql.min.css
+#   .ci/graphiql-assets.sh              refresh the copies embedded in the binary
+#                                       (api/assets/graphiql/, with the packages' LICENSEs)
+#   .ci/graphiql-assets.sh DIR          fill DIR, for `quicktakes serve --graphiql-assets DIR`
+#   .ci/graphiql-assets.sh --check [DIR]
+#                                       offline: do the files in DIR (default: the embedded
+#                                       copies) match the pinned hashes? exit 1 if not
+#   .ci/graphiql-assets.sh --repin      after editing versions in pins.txt: fetch them, write
+#                                       their hashes into pins.txt and refresh the embedded copies
 #
-# Uses only npm (`npm pack` from the configured registry; npm checks the
-# tarball integrity), then checks each file against the SHA-384 that
-# graphiql.html pins in its integrity attributes.
-#
-# Usage: .ci/graphiql-assets.sh DIR
+# Fetching uses only npm (`npm pack` from the configured registry; npm checks
+# each tarball against the registry's integrity), then every file is checked
+# against its pinned SHA-384, so a file that differs from the pin is never
+# written (except by --repin, whose point is to take the new hashes).
 set -euo pipefail
 
-REACT_VERSION=18.3.1
-GRAPHIQL_VERSION=3.9.0
+repo=$(cd "$(dirname "$0")/.." && pwd)
+vendored=$repo/api/assets/graphiql
+pins=$vendored/pins.txt
 
-# name  package@version  path-in-tarball  sha384 (base64, as in graphiql.html)
-ASSETS=(
-  "react.production.min.js react@${REACT_VERSION} package/umd/react.production.min.js DGyLxAyjq0f9SPpVevD6IgztCFlnMF6oW/XQGmfe+IsZ8TqEiDrcHkMLKI6fiB/Z"
-  "react-dom.production.min.js react-dom@${REACT_VERSION} package/umd/react-dom.production.min.js gTGxhz21lVGYNMcdJOyq01Edg0jhn/c22nsx0kyqP0TxaV5WVdsSH1fSDUf5YJj1"
-  "graphiql.min.js graphiql@${GRAPHIQL_VERSION} package/graphiql.min.js 8NGfVj4CVlqHajlZj+bPJT4thxPMHMJYn7DWK2CvtopLd02E7qsPHazniBYvVjOO"
-  "graphiql.min.css graphiql@${GRAPHIQL_VERSION} package/graphiql.min.css QMux00XgRtwRLSYIY3kw2rj1ovk5AuuliAchk+HSQbqdbGFnz9GYuqIlOqxhwCE2"
-)
-
-if [[ $# -ne 1 || -z "$1" ]]; then
-  echo "usage: $0 DIR" >&2
+usage() {
+  echo "usage: $0 [DIR] | --check [DIR] | --repin" >&2
   exit 2
-fi
-dest=$1
+}
 
-for tool in npm tar node; do
+mode=fill
+case ${1-} in
+  --check) mode=check; shift ;;
+  --repin) mode=repin; shift; [[ $# -eq 0 ]] || usage ;;
+  -*) usage ;;
+esac
+[[ $# -le 1 ]] || usage
+dest=${1:-$vendored}
+[[ -n $dest ]] || usage
+
+command -v node >/dev/null || { echo "$0: node not found" >&2; exit 1; }
+
+sha384() {
+  node -e '
+    const data = require("fs").readFileSync(process.argv[1]);
+    console.log(require("crypto").createHash("sha384").update(data).digest("base64"));
+  ' "$1"
+}
+
+# name  package@version  path-in-package  sha384, from pins.txt.
+mapfile -t ASSETS < <(grep -Ev '^[[:space:]]*(#|$)' "$pins")
+[[ ${#ASSETS[@]} -gt 0 ]] || { echo "$0: no pins in $pins" >&2; exit 1; }
+
+if [[ $mode == check ]]; then
+  bad=0
+  for asset in "${ASSETS[@]}"; do
+    read -r name spec _ want <<<"$asset"
+    if [[ ! -f $dest/$name ]]; then
+      echo "$dest/$name: missing ($spec)" >&2
+      bad=1
+      continue
+    fi
+    got=$(sha384 "$dest/$name")
+    if [[ $got != "$want" ]]; then
+      echo "$dest/$name: sha384-$got, pinned sha384-$want ($spec)" >&2
+      bad=1
+    else
+      echo "$dest/$name: ok ($spec)"
+    fi
+  done
+  exit "$bad"
+fi
+
+for tool in npm tar; do
   command -v "$tool" >/dev/null || { echo "$0: $tool not found" >&2; exit 1; }
 done
 
@@ -53,37 +91,57 @@ mapfile -t tarballs < <(node -e '
   for (const p of out) console.log(`${p.name}@${p.version} ${p.filename}`);
 ' "$work/pack.json")
 
-sha384() {
-  node -e '
-    const data = require("fs").readFileSync(process.argv[1]);
-    console.log(require("crypto").createHash("sha384").update(data).digest("base64"));
-  ' "$1"
-}
-
-mkdir -p "$dest"
-for asset in "${ASSETS[@]}"; do
-  read -r name spec member want <<<"$asset"
-  tgz=
+# unpacked SPEC: the folder SPEC's tarball is unpacked in (its `package/`).
+unpacked() {
+  local spec=$1 tgz= t
   for t in "${tarballs[@]}"; do
     [[ ${t%% *} == "$spec" ]] && tgz=${t#* }
   done
   [[ -n $tgz ]] || { echo "$0: npm pack produced no tarball for $spec" >&2; exit 1; }
-
-  unpack="$work/unpack/${spec}"
-  if [[ ! -d $unpack ]]; then
-    mkdir -p "$unpack"
-    tar -xzf "$work/$tgz" -C "$unpack"
+  local dir="$work/unpack/$spec"
+  if [[ ! -d $dir ]]; then
+    mkdir -p "$dir"
+    tar -xzf "$work/$tgz" -C "$dir"
   fi
-  src="$unpack/$member"
-  [[ -s $src ]] || { echo "$0: $spec has no $member" >&2; exit 1; }
+  echo "$dir/package"
+}
 
+# Every file is checked before any is written: a refresh that fails halfway
+# must not leave the embedded copies of two different versions.
+repinned=()
+for asset in "${ASSETS[@]}"; do
+  read -r name spec member want <<<"$asset"
+  src="$(unpacked "$spec")/$member"
+  [[ -s $src ]] || { echo "$0: $spec has no $member" >&2; exit 1; }
   got=$(sha384 "$src")
-  if [[ $got != "$want" ]]; then
-    echo "$0: $spec $member: sha384-$got, expected sha384-$want" >&2
+  if [[ $mode == repin ]]; then
+    repinned+=("$name $spec $member $got")
+  elif [[ $got != "$want" ]]; then
+    echo "$0: $spec $member: sha384-$got, pinned sha384-$want" >&2
     exit 1
   fi
+done
 
+mkdir -p "$dest"
+for asset in "${ASSETS[@]}"; do
+  read -r name spec member _ <<<"$asset"
+  src="$(unpacked "$spec")/$member"
   cp "$src" "$dest/$name.tmp"
   mv -f "$dest/$name.tmp" "$dest/$name"
   echo "$dest/$name ($spec, $(wc -c <"$dest/$name") bytes)" >&2
 done
+# The licenses travel with the files, as the MIT license asks.
+for spec in "${specs[@]}"; do
+  license="$(unpacked "$spec")/LICENSE"
+  [[ -f $license ]] || { echo "$0: $spec has no LICENSE" >&2; exit 1; }
+  cp "$license" "$dest/LICENSE.${spec%@*}"
+done
+
+if [[ $mode == repin ]]; then
+  {
+    grep -E '^[[:space:]]*#' "$pins"
+    printf '%s\n' "${repinned[@]}"
+  } >"$pins.tmp"
+  mv -f "$pins.tmp" "$pins"
+  echo "$pins: hashes of ${specs[*]} written" >&2
+fi

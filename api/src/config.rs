@@ -110,10 +110,15 @@ pub struct ServeArgs {
     /// Seed folder imported when the database has no articles.
     #[arg(long, env = "QUICKTAKES_SEEDS_DIR", default_value = "seeds")]
     pub seeds: PathBuf,
-    /// Serve GraphiQL's files from this folder instead of the CDN
-    /// (fill it with `.ci/graphiql-assets.sh DIR`).
+    /// Serve GraphiQL's files from this folder (fill it with
+    /// `.ci/graphiql-assets.sh DIR`) instead of the copies built into the
+    /// binary; overrides `--graphiql-cdn`.
     #[arg(long, env = "QUICKTAKES_GRAPHIQL_ASSETS")]
     pub graphiql_assets: Option<PathBuf>,
+    /// Load GraphiQL's files from the jsDelivr CDN instead of the copies
+    /// built into the binary (which need no internet access).
+    #[arg(long, env = "QUICKTAKES_GRAPHIQL_CDN")]
+    pub graphiql_cdn: bool,
     /// Origin allowed to call the API from a browser (repeatable; none by default).
     #[arg(
         long = "cors-origin",
@@ -165,6 +170,7 @@ impl ServeArgs {
     pub fn http_config(&self, limits: &crate::limits::Limits) -> crate::http::HttpConfig {
         crate::http::HttpConfig {
             graphiql_assets: self.graphiql_assets.clone(),
+            graphiql_cdn: self.graphiql_cdn,
             limits: *limits,
             cors_origins: self.cors_origins.clone(),
             trusted_proxies: crate::http::throttle::TrustedProxies::new(

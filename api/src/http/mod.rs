@@ -3,6 +3,7 @@
 
 mod auth;
 mod etag;
+mod graphiql;
 pub mod graphql;
 pub mod listener;
 mod preview;
@@ -18,14 +19,13 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use crate::limits::Limits;
@@ -39,8 +39,11 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// How the HTTP surface behaves; every field has a flag and an env variable.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// Serve GraphiQL's files from this folder instead of the CDN.
+    /// Serve GraphiQL's files from this folder, instead of the copies
+    /// embedded in the binary or the CDN.
     pub graphiql_assets: Option<PathBuf>,
+    /// Load GraphiQL's files from the CDN instead of the embedded copies.
+    pub graphiql_cdn: bool,
     /// The limits: query limits, body size, rate limits.
     pub limits: Limits,
     /// Origins allowed to call the API from a browser; none by default.
@@ -58,6 +61,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             graphiql_assets: None,
+            graphiql_cdn: false,
             limits: Limits {
                 rate_limit_per_minute: 0,
                 auth_failures_per_minute: 0,
@@ -70,23 +74,11 @@ impl Default for HttpConfig {
     }
 }
 
-/// The GraphiQL page, with placeholders for its assets and endpoints.
-const GRAPHIQL_TEMPLATE: &str = include_str!("graphiql.html");
-/// `NAME URL` lines: where each GraphiQL asset lives on the CDN.
-const GRAPHIQL_CDN: &str = include_str!("graphiql-cdn.txt");
-/// Where `--graphiql-assets DIR` is served.
-const LOCAL_ASSETS_PATH: &str = "/graphiql/assets";
 /// The site icon browsers ask for (a 16x16 ICO).
 const FAVICON: &[u8] = include_bytes!("favicon.ico");
 /// How long browsers and shared caches keep the favicon: it changes only
 /// with a release, and a stale one for a day harms nobody.
 const FAVICON_CACHE: &str = "public, max-age=86400";
-/// Cache policy of the `--graphiql-assets` files. Their names carry no
-/// version (`graphiql.min.js`, as `.ci/graphiql-assets.sh` writes them), so
-/// they cannot be `immutable`: an operator who refreshes the folder must
-/// be seen within the hour. After that a cache revalidates with
-/// `If-Modified-Since` and gets a bodiless 304 while the file is unchanged.
-const ASSETS_CACHE: &str = "public, max-age=3600, must-revalidate";
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -103,8 +95,6 @@ pub struct AppState {
     pub sqlite_reads: Option<crate::db::SqliteReads>,
     /// Query limits.
     pub limits: Limits,
-    /// The rendered GraphiQL page.
-    graphiql: Arc<String>,
     /// The SDL.
     sdl: Arc<String>,
     /// Per-IP limiter for anonymous requests.
@@ -130,7 +120,6 @@ impl AppState {
             sqlite_reads: None,
             db,
             limits: config.limits,
-            graphiql: Arc::new(graphiql_page(config.graphiql_assets.is_some())),
             sdl,
             limiter: config
                 .limits
@@ -185,31 +174,6 @@ impl AppState {
         self.sqlite_reads = reads;
         self
     }
-}
-
-/// The GraphiQL page with its asset urls filled in.
-fn graphiql_page(local: bool) -> String {
-    let asset = |name: &str| {
-        if local {
-            format!("{LOCAL_ASSETS_PATH}/{name}")
-        } else {
-            GRAPHIQL_CDN
-                .lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_owned))
-                .unwrap_or_default()
-        }
-    };
-    GRAPHIQL_TEMPLATE
-        .replace("{{REACT_JS}}", &asset("react.production.min.js"))
-        .replace("{{REACT_DOM_JS}}", &asset("react-dom.production.min.js"))
-        .replace("{{GRAPHIQL_JS}}", &asset("graphiql.min.js"))
-        .replace("{{GRAPHIQL_CSS}}", &asset("graphiql.min.css"))
-        .replace("{{ENDPOINT}}", "/graphql")
-        .replace("{{WS_ENDPOINT}}", "/graphql/ws")
-}
-
-async fn graphiql(State(state): State<AppState>) -> Html<String> {
-    Html(state.graphiql.as_ref().clone())
 }
 
 async fn schema_sdl(State(state): State<AppState>) -> Response {
@@ -334,10 +298,10 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
             get(preview::article_page),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
-    let mut router = Router::new()
+    let router = Router::new()
         .merge(graphql)
         .route("/", get(|| async { Redirect::temporary("/graphiql") }))
-        .route("/graphiql", get(graphiql))
+        .merge(graphiql::routes(config))
         .route("/schema.graphql", get(schema_sdl))
         .route(
             "/favicon.ico",
@@ -345,12 +309,6 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
-    if let Some(dir) = &config.graphiql_assets {
-        let assets = tower::ServiceBuilder::new()
-            .layer(middleware::from_fn_with_state(ASSETS_CACHE, cache_for))
-            .service(ServeDir::new(dir));
-        router = router.nest_service(LOCAL_ASSETS_PATH, assets);
-    }
     let request_id = HeaderName::from_static(REQUEST_ID);
     let mut router = router
         .layer(middleware::from_fn(record))

@@ -170,18 +170,8 @@ async fn graphiql_schema_and_health_endpoints() {
     let r = app.get("/").await;
     assert!(r.status.is_redirection());
     assert_eq!(r.header("location"), "/graphiql");
-    let r = app.get("/graphiql").await;
-    assert_eq!(r.status, StatusCode::OK);
-    let page = r.text();
-    assert!(
-        page.contains("https://cdn.jsdelivr.net/npm/graphiql@3.9.0/graphiql.min.js"),
-        "CDN assets"
-    );
-    assert!(
-        page.contains("isHeadersEditorEnabled: true"),
-        "headers editor"
-    );
-    assert!(!page.contains("{{"), "every placeholder filled");
+    // The page itself: tests/tests/it/graphiql.rs.
+    assert_eq!(app.get("/graphiql").await.status, StatusCode::OK);
     let r = app.get("/schema.graphql").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.text(), quicktakes::graphql::sdl());
@@ -194,20 +184,5 @@ async fn graphiql_schema_and_health_endpoints() {
         r.status,
         StatusCode::SERVICE_UNAVAILABLE,
         "database unreachable"
-    );
-}
-
-#[tokio::test]
-async fn graphiql_assets_can_be_served_locally() {
-    let assets = tempfile::tempdir().expect("tempdir");
-    std::fs::write(assets.path().join("graphiql.min.js"), "/* graphiql */").expect("write");
-    let app = TestApp::with_assets(Some(assets.path().to_owned())).await;
-    let page = app.get("/graphiql").await.text();
-    assert!(page.contains("/graphiql/assets/graphiql.min.js"));
-    assert!(!page.contains("cdn.jsdelivr.net"));
-    let r = app.get("/graphiql/assets/graphiql.min.js").await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (StatusCode::OK, "/* graphiql */")
     );
 }

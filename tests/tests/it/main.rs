@@ -6,6 +6,7 @@ mod compression;
 mod connections;
 mod corpus;
 mod errors;
+mod graphiql;
 mod graphql;
 mod hostile;
 mod http;

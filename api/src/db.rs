@@ -92,6 +92,29 @@ pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection> {
     Ok(Database::connect(opts).await?)
 }
 
+/// The PostgreSQL advisory lock key instances hold while they migrate and
+/// load the first seeds (`quicktakes` in ASCII).
+const STARTUP_LOCK: i64 = 0x7175_6963_6b74_616b;
+
+/// On PostgreSQL, waits for, then takes, the lock an instance holds while
+/// it migrates and imports the first seeds, so instances started together
+/// take turns instead of racing to create the same tables and articles. The
+/// lock lasts as long as the returned transaction (end it when done); on
+/// SQLite there is none. Waiting is not subject to the statement budget: a
+/// first import can take minutes.
+pub async fn startup_lock(db: &DatabaseConnection) -> Result<Option<sea_orm::DatabaseTransaction>> {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    let txn = db.begin().await?;
+    txn.execute_unprepared("SET LOCAL statement_timeout = 0")
+        .await?;
+    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({STARTUP_LOCK})"))
+        .await?;
+    Ok(Some(txn))
+}
+
 /// SQLite's page cache per connection, in KiB: its default, which the
 /// import raises for its one transaction and sets back.
 pub const SQLITE_CACHE_KIB: u32 = 2_000;

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::ServeArgs;
-use crate::db::{DbOptions, SqliteReads, connect, migrate_up};
+use crate::db::{DbOptions, SqliteReads, connect, migrate_up, startup_lock};
 use crate::error::{Error, Result};
 use crate::graphql::build_api;
 use crate::http::listener::{self, ConnectionLimits};
@@ -17,6 +17,7 @@ use crate::limits::Limits;
 use crate::progress::Progress;
 use crate::seed::import::{ImportOptions, article_count, import_corpus};
 use crate::service::changes::ChangeSink;
+use sea_orm::DatabaseConnection;
 
 /// Runs the server over the main pool `options` describes (editors, writes, the
 /// seed import) and a pool of its own for anonymous reads, with the smaller
@@ -29,20 +30,8 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Re
         crate::metrics::install();
         crate::metrics::count_statements(&mut db, "main");
     }
-    migrate_up(&db).await?;
     let changes = ChangeSink::default();
-    if article_count(&db).await? == 0 && args.seeds.exists() {
-        let options = ImportOptions {
-            paths: vec![args.seeds.clone()],
-            changes: changes.clone(),
-            ..Default::default()
-        };
-        let report = import_corpus(&db, &options, &Progress::for_stderr()).await?;
-        for problem in &report.problems {
-            eprintln!("{problem}");
-        }
-        eprintln!("seeds: {}", report.summary());
-    }
+    prepare(&db, args, &changes).await?;
     let metrics = metrics_app(db.clone());
     let config = args.http_config(limits);
     let reads = DbOptions {
@@ -77,6 +66,35 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Re
     )
     .await;
     Ok(())
+}
+
+/// Migrates, and imports the seeds into a database without articles; on
+/// PostgreSQL under the startup lock, so instances starting together do it
+/// one after another (the second finds it done).
+async fn prepare(db: &DatabaseConnection, args: &ServeArgs, changes: &ChangeSink) -> Result<()> {
+    let lock = startup_lock(db).await?;
+    let prepared = async {
+        migrate_up(db).await?;
+        if article_count(db).await? == 0 && args.seeds.exists() {
+            let options = ImportOptions {
+                paths: vec![args.seeds.clone()],
+                changes: changes.clone(),
+                ..Default::default()
+            };
+            let report = import_corpus(db, &options, &Progress::for_stderr()).await?;
+            for problem in &report.problems {
+                eprintln!("{problem}");
+            }
+            eprintln!("seeds: {}", report.summary());
+        }
+        Ok(())
+    }
+    .await;
+    if let Some(lock) = lock {
+        // Ending the transaction releases the lock.
+        lock.rollback().await?;
+    }
+    prepared
 }
 
 async fn bind_to(addr: SocketAddr) -> Result<TcpListener> {

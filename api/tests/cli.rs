@@ -481,25 +481,32 @@ async fn migrate_status_down_and_fresh() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-#[tokio::test]
-async fn serve_loads_the_seeds_answers_and_stops_cleanly_on_sigterm() {
-    use std::io::{Read, Write};
+/// A `quicktakes serve` process over the test database, with the seeds.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+}
 
-    let t = TestDb::new().await;
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-        probe.local_addr().expect("addr").port()
-    };
-    let seeds = seeds_dir();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_quicktakes"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--seeds"])
-        .arg(&seeds)
-        .env("DATABASE_URL", &t.url)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("server starts");
-    let ask = |path: &str| -> Option<String> {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+impl Server {
+    fn start(t: &TestDb) -> Self {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            probe.local_addr().expect("addr").port()
+        };
+        let child = Command::new(env!("CARGO_BIN_EXE_quicktakes"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--seeds"])
+            .arg(seeds_dir())
+            .env("DATABASE_URL", &t.url)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("server starts");
+        Self { child, port }
+    }
+
+    /// The raw HTTP/1.1 answer to `GET path`, if the server answers.
+    fn ask(&self, path: &str) -> Option<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         write!(
             s,
             "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -508,32 +515,104 @@ async fn serve_loads_the_seeds_answers_and_stops_cleanly_on_sigterm() {
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         Some(out)
-    };
-    let mut ready = None;
-    for _ in 0..100 {
-        ready = ask("/readyz");
-        if ready.is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert!(ready.expect("server answers").starts_with("HTTP/1.1 200"));
-    let page = ask("/graphql?query=%7Barticle(id:%22118109%22)%7Btitle%7D%7D").expect("answer");
-    assert!(page.contains("What is the role of imaging"), "{page}");
 
-    let status = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let exit = server.wait().expect("server exits");
-    let mut log = String::new();
-    if let Some(mut stderr) = server.stderr.take() {
-        stderr.read_to_string(&mut log).ok();
+    /// `/readyz`'s answer once the server answers at all (within 30 s).
+    fn ready(&self) -> Option<String> {
+        for _ in 0..300 {
+            if let Some(answer) = self.ask("/readyz") {
+                return Some(answer);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        None
     }
-    assert_eq!(exit.code(), Some(0), "{log}");
+
+    /// SIGTERM; the exit status and the log.
+    fn stop(mut self) -> (Option<i32>, String) {
+        use std::io::Read;
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = self.child.wait().expect("server exits");
+        let mut log = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            stderr.read_to_string(&mut log).ok();
+        }
+        (exit.code(), log)
+    }
+}
+
+#[tokio::test]
+async fn serve_loads_the_seeds_answers_and_stops_cleanly_on_sigterm() {
+    let t = TestDb::new().await;
+    let server = Server::start(&t);
+    assert!(
+        server
+            .ready()
+            .expect("server answers")
+            .starts_with("HTTP/1.1 200")
+    );
+    let page = server
+        .ask("/graphql?query=%7Barticle(id:%22118109%22)%7Btitle%7D%7D")
+        .expect("answer");
+    assert!(page.contains("What is the role of imaging"), "{page}");
+    let (exit, log) = server.stop();
+    assert_eq!(exit, Some(0), "{log}");
     assert!(log.contains("seeds: 1 created"), "{log}");
     assert!(log.contains("shutting down"), "{log}");
+}
+
+#[tokio::test]
+async fn two_instances_starting_at_once_take_turns_to_migrate_and_load_the_seeds() {
+    use sea_orm::ConnectionTrait;
+    let t = TestDb::new().await;
+    if !t.is_postgres() {
+        eprintln!("PostgreSQL only: instances share a database there");
+        return;
+    }
+    // An empty schema, as on a first start (the test database comes migrated).
+    t.db.execute_unprepared(
+        "DO $$ BEGIN EXECUTE format('DROP SCHEMA %I CASCADE; CREATE SCHEMA %I', current_schema(), current_schema()); END $$",
+    )
+    .await
+    .expect("empty the schema");
+
+    let (a, b) = (Server::start(&t), Server::start(&t));
+    let (ready_a, ready_b) = (a.ready(), b.ready());
+    let (exit_a, log_a) = a.stop();
+    let (exit_b, log_b) = b.stop();
+    for (ready, exit, log) in [(ready_a, exit_a, &log_a), (ready_b, exit_b, &log_b)] {
+        assert!(
+            ready.is_some_and(|r| r.starts_with("HTTP/1.1 200")),
+            "both instances serve:\n{log}"
+        );
+        assert_eq!(exit, Some(0), "{log}");
+    }
+    // One loaded the seed; the other found it loaded.
+    let loaded = [&log_a, &log_b]
+        .iter()
+        .filter(|log| log.contains("seeds: 1 created"))
+        .count();
+    assert_eq!(loaded, 1, "A:\n{log_a}\nB:\n{log_b}");
+    let count = |sql: &'static str| {
+        let db = t.db.clone();
+        async move {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    sql,
+                ))
+                .await
+                .expect("query")
+                .expect("a row");
+            row.try_get_by_index::<i64>(0).expect("a count")
+        }
+    };
+    assert_eq!(count("SELECT count(*) FROM article").await, 1);
+    assert_eq!(count("SELECT count(*) FROM revision").await, 1);
 }
 
 #[tokio::test]

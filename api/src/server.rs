@@ -32,6 +32,11 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Re
     }
     let changes = ChangeSink::default();
     prepare(&db, args, &changes).await?;
+    // On PostgreSQL, changes committed through other instances (or by
+    // `quicktakes import`) reach this server's subscribers too.
+    let _listening = (db.get_database_backend() == sea_orm::DbBackend::Postgres).then(|| {
+        crate::service::listener::spawn(changes.clone(), options.url.clone(), db.clone(), None)
+    });
     let metrics = metrics_app(db.clone());
     let config = args.http_config(limits);
     let reads = DbOptions {

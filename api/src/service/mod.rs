@@ -6,6 +6,7 @@ pub mod changes;
 pub mod create;
 pub mod edit;
 pub mod history;
+pub mod listener;
 pub mod listing;
 pub mod lookup;
 #[doc(hidden)]

@@ -10,6 +10,7 @@ mod graphiql;
 mod graphql;
 mod hostile;
 mod http;
+mod instances;
 mod introspection;
 mod language;
 mod mutations;

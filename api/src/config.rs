@@ -141,6 +141,17 @@ pub struct ServeArgs {
         value_parser = parse_network
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A PostgreSQL read replica (repeatable): anonymous reads go to a
+    /// reachable one in turn, and to the primary while none is; requests
+    /// with a token, mutations and imports always use `--database-url`.
+    #[arg(
+        long = "read-database-url",
+        env = "QUICKTAKES_READ_DATABASE_URLS",
+        value_delimiter = ',',
+        value_parser = parse_replica_url,
+        hide_env_values = true
+    )]
+    pub read_database_urls: Vec<String>,
     /// Public address of the site, e.g. `https://example.org`: makes the
     /// reader pages' canonical links, their schema.org urls and the signed
     /// preview links absolute (relative without it).
@@ -152,6 +163,18 @@ pub struct ServeArgs {
     /// restarts.
     #[arg(long, env = "QUICKTAKES_PREVIEW_KEY", hide_env_values = true)]
     pub preview_key: Option<crate::preview::PreviewKey>,
+}
+
+/// A PostgreSQL url: replicas exist only there.
+fn parse_replica_url(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{s}` is not a PostgreSQL url such as postgres://USER@HOST:PORT/DB (read replicas are PostgreSQL only)"
+        ))
+    }
 }
 
 /// A CIDR network, or one address as its own /32 or /128.

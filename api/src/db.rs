@@ -12,7 +12,9 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use crate::error::Result;
 
 mod reads;
+mod replicas;
 pub use reads::{Reader, Reads, SqliteReads};
+pub use replicas::Replicas;
 
 /// Default database: a SQLite file next to the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://quicktakes.db?mode=rwc";

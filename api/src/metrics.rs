@@ -115,3 +115,9 @@ pub fn count_sqlite_statements(reads: &mut crate::db::SqliteReads, pool: &'stati
 pub fn record_connection_refused() {
     metrics::counter!("quicktakes_http_connections_refused_total").increment(1);
 }
+
+/// Counts an anonymous read sent to the primary because no read replica
+/// was reachable.
+pub fn record_replica_fallback() {
+    metrics::counter!("quicktakes_replica_fallbacks_total").increment(1);
+}

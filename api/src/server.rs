@@ -52,7 +52,18 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Re
         }
     }
     let api = build_api(db.clone(), changes, &config.limits, config.preview.clone());
+    if !args.read_database_urls.is_empty()
+        && db.get_database_backend() != sea_orm::DbBackend::Postgres
+    {
+        return Err(Error::bad_input(
+            "--read-database-url",
+            "read replicas need a PostgreSQL --database-url; a SQLite file has none",
+        ));
+    }
+    let replicas = crate::db::Replicas::connect(&args.read_database_urls, &reads).await?;
+    replicas.spawn_checks();
     let state = AppState::new(api, db, &config)
+        .with_replicas(replicas)
         .with_read_pool(read_pool)
         .with_sqlite_reads(sqlite_reads);
     let public = bind_to(bind).await?;

@@ -193,7 +193,7 @@ impl TestApp {
     /// An application over a prepared database.
     pub fn over(t: TestDb, config: quicktakes::http::HttpConfig) -> Self {
         let reads = quicktakes::db::DbOptions::new(&t.url);
-        Self::over_pools(t, None, &reads, config)
+        Self::over_pools(t, None, &reads, config, Default::default())
     }
 
     /// An application whose anonymous reads go through a pool of their own,
@@ -209,7 +209,19 @@ impl TestApp {
         let reads = quicktakes::db::connect(&options)
             .await
             .expect("connect the read pool");
-        Self::over_pools(t, Some(reads), &options, config)
+        Self::over_pools(t, Some(reads), &options, config, Default::default())
+    }
+
+    /// An application whose anonymous reads go to the PostgreSQL read
+    /// replicas at `urls` while one is reachable, as `serve
+    /// --read-database-url` makes it; their checks run from now on.
+    pub async fn with_replicas(t: TestDb, urls: &[String]) -> Self {
+        let options = quicktakes::db::DbOptions::new(&t.url);
+        let replicas = quicktakes::db::Replicas::connect(urls, &options)
+            .await
+            .expect("replica pools");
+        replicas.spawn_checks();
+        Self::over_pools(t, None, &options, Default::default(), replicas)
     }
 
     /// The whole application, with anonymous reads through `reads` (the
@@ -220,6 +232,7 @@ impl TestApp {
         mut reads: Option<DatabaseConnection>,
         read_options: &quicktakes::db::DbOptions,
         config: quicktakes::http::HttpConfig,
+        replicas: quicktakes::db::Replicas,
     ) -> Self {
         let statements = std::sync::Arc::new(AtomicU64::new(0));
         let log = std::env::var_os("QUICKTAKES_TEST_LOG_SQL").is_some();
@@ -252,7 +265,9 @@ impl TestApp {
         if let Some(reads) = reads {
             state = state.with_read_pool(reads);
         }
-        state = state.with_sqlite_reads(sqlite_reads.clone());
+        state = state
+            .with_sqlite_reads(sqlite_reads.clone())
+            .with_replicas(replicas);
         let router = quicktakes::http::app(state, &config);
         Self {
             t,

@@ -93,6 +93,9 @@ pub struct AppState {
     pub read_db: DatabaseConnection,
     /// Anonymous reads of article pages through rusqlite, on SQLite.
     pub sqlite_reads: Option<crate::db::SqliteReads>,
+    /// PostgreSQL read replicas anonymous requests read from while one is
+    /// reachable (`read_db` otherwise).
+    replicas: crate::db::Replicas,
     /// Query limits.
     pub limits: Limits,
     /// The SDL.
@@ -118,6 +121,7 @@ impl AppState {
             api,
             read_db: db.clone(),
             sqlite_reads: None,
+            replicas: crate::db::Replicas::default(),
             db,
             limits: config.limits,
             sdl,
@@ -155,8 +159,24 @@ impl AppState {
     pub fn pools(&self) -> crate::graphql::request::Pools {
         crate::graphql::request::Pools {
             main: self.db.clone(),
-            read: self.read_db.clone(),
+            read: self.anonymous_reads(),
             sqlite: self.sqlite_reads.clone(),
+        }
+    }
+
+    /// Where an anonymous request reads: a reachable replica in turn, else
+    /// the read pool on the primary (a fallback, counted, when replicas
+    /// are configured). Requests with a token read from the primary, so
+    /// an editor sees their own writes whichever instance serves them.
+    pub fn anonymous_reads(&self) -> DatabaseConnection {
+        match self.replicas.pick() {
+            Some(replica) => replica.clone(),
+            None => {
+                if !self.replicas.is_empty() {
+                    crate::metrics::record_replica_fallback();
+                }
+                self.read_db.clone()
+            }
         }
     }
 
@@ -164,6 +184,13 @@ impl AppState {
     #[must_use]
     pub fn with_read_pool(mut self, pool: DatabaseConnection) -> Self {
         self.read_db = pool;
+        self
+    }
+
+    /// Anonymous requests read from `replicas` while one is reachable.
+    #[must_use]
+    pub fn with_replicas(mut self, replicas: crate::db::Replicas) -> Self {
+        self.replicas = replicas;
         self
     }
 
@@ -265,7 +292,23 @@ async fn readyz(State(state): State<AppState>) -> Response {
             .into_response()
     };
     match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        // An unreachable replica leaves the instance ready: its reads go to
+        // the primary, and a 503 would have a load balancer drop every
+        // instance that shares the replica.
+        Ok(Ok(())) => {
+            let mut body = String::from("ready");
+            for (replica, reachable) in state.replicas.status() {
+                body.push_str(&format!(
+                    "\nread replica {replica}: {}",
+                    if reachable {
+                        "reachable"
+                    } else {
+                        "unreachable (anonymous reads go to the primary)"
+                    }
+                ));
+            }
+            (StatusCode::OK, body).into_response()
+        }
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check: database unreachable");
             unready("database unreachable")

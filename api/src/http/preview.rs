@@ -112,7 +112,8 @@ pub(super) async fn article_page(
         .as_deref()
         .and_then(|q| serde_urlencoded::from_str(q).ok())
         .unwrap_or_default();
-    let stored = match find(&state.read_db, &url, &slug).await {
+    let reads = state.anonymous_reads();
+    let stored = match find(&reads, &url, &slug).await {
         Ok(Found::Here(stored)) => stored,
         Ok(Found::Moved(now)) => {
             let mut location = state.preview.absolute(&now);
@@ -149,7 +150,7 @@ pub(super) async fn article_page(
             }
         },
     };
-    let shown = match page(&state.read_db, &stored, version).await {
+    let shown = match page(&reads, &stored, version).await {
         Ok(Some(shown)) => shown,
         Ok(None) => {
             return message(

@@ -137,3 +137,99 @@ async fn a_listener_that_lost_its_connection_replays_what_was_committed_meanwhil
     assert_eq!(heard(&mut events).await, ID);
     listening.task.abort();
 }
+
+/// Polls `/readyz` until its body says `state` of every replica.
+async fn replicas_are(app: &TestApp, state: &str) -> String {
+    for _ in 0..100 {
+        let r = app.get("/readyz").await;
+        assert_eq!(r.status, axum::http::StatusCode::OK, "{}", r.text());
+        let body = r.text();
+        if body.lines().skip(1).all(|l| l.ends_with(state)) && body.lines().count() > 1 {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the replicas never became {state}");
+}
+
+#[tokio::test]
+async fn anonymous_reads_go_to_a_replica_and_editors_read_the_primary() {
+    let Some(primary) = seeded_postgres().await else {
+        return;
+    };
+    // Stand-in replica: another database whose seed answer differs, so an
+    // answer shows where it was read. (The scale-out test uses a real one.)
+    let replica = quicktakes_tests::TestDb::new().await;
+    let stale = quicktakes_tests::real_seed_text().replace(
+        "Imaging plays a crucial role",
+        "The replica's copy: imaging plays a crucial role",
+    );
+    std::fs::write(replica.path("seed.md"), stale).expect("write the seed");
+    let options = quicktakes::seed::import::ImportOptions {
+        paths: vec![replica.path("seed.md")],
+        ..Default::default()
+    };
+    quicktakes::seed::import::import_corpus(
+        &replica.db,
+        &options,
+        &quicktakes::progress::Progress::silent(),
+    )
+    .await
+    .expect("import into the replica");
+
+    let editor_token = primary.token("alice", Role::Editor).await;
+    let app = TestApp::with_replicas(primary.t, std::slice::from_ref(&replica.url)).await;
+    let body = replicas_are(&app, ": reachable").await;
+    assert!(
+        body.starts_with("ready\nread replica postgres://"),
+        "{body}"
+    );
+
+    let query = "{ article(id: \"118109\") { answer } }";
+    let anonymous = app.gql(query, json!({})).await;
+    assert!(
+        anonymous["data"]["article"]["answer"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("The replica's copy")),
+        "{anonymous:#}"
+    );
+    let editor = app
+        .gql_as(Some(&editor_token), query, json!({}))
+        .await
+        .json();
+    assert!(
+        editor["data"]["article"]["answer"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("Imaging plays a crucial role")),
+        "{editor:#}"
+    );
+    // The reader preview is an anonymous read too.
+    let page = app
+        .get("/learn/medicine/questions/what-is-the-role-of-imaging-in-the-followup-care-of-hcc-patients")
+        .await
+        .text();
+    assert!(page.contains("The replica's copy"), "{page}");
+}
+
+#[tokio::test]
+async fn with_its_replica_unreachable_an_instance_stays_ready_and_reads_the_primary() {
+    let Some(primary) = seeded_postgres().await else {
+        return;
+    };
+    // Nothing listens on port 1.
+    let app = TestApp::with_replicas(
+        primary.t,
+        &["postgres://postgres@127.0.0.1:1/none".to_owned()],
+    )
+    .await;
+    let body = replicas_are(&app, "unreachable (anonymous reads go to the primary)").await;
+    assert!(body.starts_with("ready\n"), "{body}");
+    let anonymous = app
+        .gql("{ article(id: \"118109\") { title } }", json!({}))
+        .await;
+    assert_eq!(
+        anonymous["data"]["article"]["title"],
+        "What is the role of imaging in the follow-up care of HCC patients?",
+        "{anonymous:#}"
+    );
+}

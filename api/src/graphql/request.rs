@@ -22,6 +22,12 @@ pub struct Pools {
     pub sqlite: Option<SqliteReads>,
 }
 
+/// The primary database, whatever pool the request reads through: what a
+/// subscription reads an article from when its change is announced (a
+/// replica may not have replayed that change yet).
+#[derive(Clone)]
+pub struct Primary(pub DatabaseConnection);
+
 /// The id under which the server log holds a request's internal errors;
 /// masked errors carry it as `extensions.requestId`.
 #[derive(Debug, Clone)]
@@ -56,6 +62,7 @@ impl Pools {
             .data(Loaders::new(pool, &reader, texts))
             .data(reader)
             .data(pool.clone())
+            .data(Primary(self.main.clone()))
             .data(RequestId(caller.request_id.clone()));
         match &caller.editor {
             Some(editor) => request.data(editor.clone()),

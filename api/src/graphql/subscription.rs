@@ -8,6 +8,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use super::loaders::Loaders;
 use super::query::article_id;
+use super::request::Primary;
 use super::types::Article;
 use crate::service::changes::ChangeSink;
 use crate::service::lookup::{self, ArticleKey};
@@ -26,7 +27,9 @@ impl Subscription {
         #[graphql(desc = "Only this article.")] id: Option<ID>,
     ) -> Result<impl Stream<Item = Result<Article>>> {
         let only = id.as_ref().map(|i| article_id("id", i)).transpose()?;
-        let db = ctx.data::<sea_orm::DatabaseConnection>()?.clone();
+        // The primary: the change is committed there, and a replica may
+        // not have replayed it yet when the event arrives.
+        let db = ctx.data::<Primary>()?.0.clone();
         let loaders = ctx.data::<Loaders>()?.clone();
         let changes = ctx.data::<ChangeSink>()?.subscribe();
         // A subscriber that fell behind skips what it missed; a deleted

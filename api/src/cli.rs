@@ -9,7 +9,7 @@ use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigrationStatus;
 
 use crate::config::{Cli, Command, MigrateAction, RoleArg, TokenAction};
-use crate::db::{DbOptions, connect, migrate_up};
+use crate::db::{DbOptions, connect, migrate_up, startup_lock};
 use crate::error::Result;
 use crate::progress::Progress;
 use crate::seed::import::{Action, ImportOptions, ImportReport, import_corpus};
@@ -95,7 +95,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             let mut options = db_options(cli);
             options.max_connections = 1;
             let db = connect(&options).await?;
-            migrate(&db, *action).await?;
+            migrate(&db, &options.url, *action).await?;
             Ok(0)
         }
     }
@@ -139,27 +139,35 @@ async fn run_token(db: &DatabaseConnection, action: &TokenAction) -> Result<()> 
     Ok(())
 }
 
-async fn migrate(db: &DatabaseConnection, action: MigrateAction) -> Result<()> {
-    match action {
-        MigrateAction::Up => migrate_up(db).await?,
-        MigrateAction::Down => Migrator::down(db, Some(1)).await?,
-        MigrateAction::Fresh => {
-            // Reverting every migration drops tables children first; a plain
-            // drop of every table trips SQLite's foreign-key checks.
-            Migrator::down(db, None).await?;
-            migrate_up(db).await?;
+async fn migrate(db: &DatabaseConnection, url: &str, action: MigrateAction) -> Result<()> {
+    if let MigrateAction::Status = action {
+        for m in Migrator::get_migration_with_status(db).await? {
+            let state = match m.status() {
+                MigrationStatus::Applied => "applied",
+                MigrationStatus::Pending => "pending",
+            };
+            println!("{state:8} {}", m.name());
         }
-        MigrateAction::Status => {
-            for m in Migrator::get_migration_with_status(db).await? {
-                let state = match m.status() {
-                    MigrationStatus::Applied => "applied",
-                    MigrationStatus::Pending => "pending",
-                };
-                println!("{state:8} {}", m.name());
+        return Ok(());
+    }
+    // Under the lock a starting `serve` takes too (PostgreSQL), so a
+    // migration never runs beside another instance's.
+    let lock = startup_lock(url).await?;
+    let migrated = async {
+        match action {
+            MigrateAction::Up | MigrateAction::Status => migrate_up(db).await,
+            MigrateAction::Down => Ok(Migrator::down(db, Some(1)).await?),
+            MigrateAction::Fresh => {
+                // Reverting every migration drops tables children first; a
+                // plain drop of every table trips SQLite's foreign-key checks.
+                Migrator::down(db, None).await?;
+                migrate_up(db).await
             }
-            return Ok(());
         }
     }
+    .await;
+    lock.release().await?;
+    migrated?;
     let pending = Migrator::get_pending_migrations(db).await?.len();
     let applied = Migrator::get_applied_migrations(db).await?.len();
     println!("{applied} migrations applied, {pending} pending");

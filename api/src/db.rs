@@ -98,23 +98,52 @@ pub async fn connect(options: &DbOptions) -> Result<DatabaseConnection> {
 /// load the first seeds (`quicktakes` in ASCII).
 const STARTUP_LOCK: i64 = 0x7175_6963_6b74_616b;
 
-/// On PostgreSQL, waits for, then takes, the lock an instance holds while
-/// it migrates and imports the first seeds, so instances started together
-/// take turns instead of racing to create the same tables and articles. The
-/// lock lasts as long as the returned transaction (end it when done); on
-/// SQLite there is none. Waiting is not subject to the statement budget: a
-/// first import can take minutes.
-pub async fn startup_lock(db: &DatabaseConnection) -> Result<Option<sea_orm::DatabaseTransaction>> {
-    use sea_orm::{ConnectionTrait, TransactionTrait};
-    if db.get_database_backend() != DbBackend::Postgres {
-        return Ok(None);
+/// The startup lock while held (PostgreSQL): a connection of its own,
+/// outside every pool, so holding it costs no pooled connection (a command's
+/// pool has one).
+pub struct StartupLock(Option<sea_orm::sqlx::PgConnection>);
+
+impl StartupLock {
+    /// Releases the lock by closing its connection (as the process's end
+    /// would).
+    pub async fn release(self) -> Result<()> {
+        use sea_orm::sqlx::Connection;
+        if let Some(connection) = self.0 {
+            connection.close().await.map_err(sqlx_error)?;
+        }
+        Ok(())
     }
-    let txn = db.begin().await?;
-    txn.execute_unprepared("SET LOCAL statement_timeout = 0")
-        .await?;
-    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({STARTUP_LOCK})"))
-        .await?;
-    Ok(Some(txn))
+}
+
+/// On PostgreSQL, waits for, then takes, the lock an instance holds while
+/// it migrates and imports the first seeds (and `quicktakes migrate` while
+/// it migrates), so instances started together take turns instead of
+/// racing to create the same tables and articles. Waiting has no statement
+/// budget: a first import can take minutes. On SQLite there is none.
+pub async fn startup_lock(url: &str) -> Result<StartupLock> {
+    use sea_orm::sqlx::{Connection, PgConnection};
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(StartupLock(None));
+    }
+    let mut connection = PgConnection::connect(url).await.map_err(sqlx_error)?;
+    sea_orm::sqlx::query("SET statement_timeout = 0")
+        .execute(&mut connection)
+        .await
+        .map_err(sqlx_error)?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(STARTUP_LOCK)
+        .execute(&mut connection)
+        .await
+        .map_err(sqlx_error)?;
+    Ok(StartupLock(Some(connection)))
+}
+
+/// A failure of a connection made with sqlx directly, as the database
+/// errors of the pools are.
+pub(crate) fn sqlx_error(e: sea_orm::sqlx::Error) -> crate::error::Error {
+    crate::error::Error::from(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
+        e.into(),
+    )))
 }
 
 /// SQLite's page cache per connection, in KiB: its default, which the

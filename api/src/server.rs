@@ -31,7 +31,7 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Re
         crate::metrics::count_statements(&mut db, "main");
     }
     let changes = ChangeSink::default();
-    prepare(&db, args, &changes).await?;
+    prepare(&db, &options.url, args, &changes).await?;
     // On PostgreSQL, changes committed through other instances (or by
     // `quicktakes import`) reach this server's subscribers too.
     let _listening = (db.get_database_backend() == sea_orm::DbBackend::Postgres).then(|| {
@@ -87,8 +87,13 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Re
 /// Migrates, and imports the seeds into a database without articles; on
 /// PostgreSQL under the startup lock, so instances starting together do it
 /// one after another (the second finds it done).
-async fn prepare(db: &DatabaseConnection, args: &ServeArgs, changes: &ChangeSink) -> Result<()> {
-    let lock = startup_lock(db).await?;
+async fn prepare(
+    db: &DatabaseConnection,
+    url: &str,
+    args: &ServeArgs,
+    changes: &ChangeSink,
+) -> Result<()> {
+    let lock = startup_lock(url).await?;
     let prepared = async {
         migrate_up(db).await?;
         if article_count(db).await? == 0 && args.seeds.exists() {
@@ -106,10 +111,7 @@ async fn prepare(db: &DatabaseConnection, args: &ServeArgs, changes: &ChangeSink
         Ok(())
     }
     .await;
-    if let Some(lock) = lock {
-        // Ending the transaction releases the lock.
-        lock.rollback().await?;
-    }
+    lock.release().await?;
     prepared
 }
 

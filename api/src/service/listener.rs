@@ -21,7 +21,8 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 
 use super::changes::{CHANNEL_SQL, ChangeSink};
 use super::pause::{self, Pause};
-use crate::error::{Error, Result};
+use crate::db::sqlx_error;
+use crate::error::Result;
 
 /// How far before the last sign of life a replay starts.
 pub const REPLAY_SLACK: chrono::Duration = chrono::Duration::seconds(5);
@@ -93,14 +94,14 @@ pub fn spawn(
 
 /// A connection listening on the schema's channel.
 async fn connect(url: &str) -> Result<PgListener> {
-    let mut listener = PgListener::connect(url).await.map_err(db_error)?;
+    let mut listener = PgListener::connect(url).await.map_err(sqlx_error)?;
     // A constant of ours, no input in it.
     let sql = sea_orm::sqlx::AssertSqlSafe(format!("SELECT {CHANNEL_SQL}"));
     let channel: String = sea_orm::sqlx::query_scalar(sql)
         .fetch_one(&mut listener)
         .await
-        .map_err(db_error)?;
-    listener.listen(&channel).await.map_err(db_error)?;
+        .map_err(sqlx_error)?;
+    listener.listen(&channel).await.map_err(sqlx_error)?;
     Ok(listener)
 }
 
@@ -142,10 +143,4 @@ async fn replay(db: &DatabaseConnection, sink: &ChangeSink, since: DateTime<Utc>
     let n = ids.len();
     sink.deliver(ids);
     Ok(n)
-}
-
-fn db_error(e: sea_orm::sqlx::Error) -> Error {
-    Error::from(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
-        e.into(),
-    )))
 }

@@ -57,6 +57,8 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process: boxing `serve`'s flags would save nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Migrate, import the seeds when the database has no articles, and serve HTTP.
     Serve(ServeArgs),
@@ -163,6 +165,46 @@ pub struct ServeArgs {
     /// restarts.
     #[arg(long, env = "QUICKTAKES_PREVIEW_KEY", hide_env_values = true)]
     pub preview_key: Option<crate::preview::PreviewKey>,
+    /// How anonymous GET responses may be cached (see [`CachePolicy`]).
+    #[command(flatten)]
+    pub cache: CachePolicy,
+}
+
+/// The `Cache-Control` of anonymous `GET /graphql` responses without
+/// errors: the only cacheable ones. A response to a request with a token,
+/// a POST, or one with errors is `private, no-store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct CachePolicy {
+    /// Seconds a browser may reuse a response (`max-age`).
+    #[arg(long, env = "QUICKTAKES_CACHE_MAX_AGE", default_value_t = 60)]
+    pub cache_max_age: u32,
+    /// Seconds a CDN may reuse a response (`s-maxage`); purge it sooner
+    /// by its surrogate keys.
+    #[arg(long, env = "QUICKTAKES_CACHE_S_MAXAGE", default_value_t = 300)]
+    pub cache_s_maxage: u32,
+    /// Seconds a cache may serve a stale response while it fetches a
+    /// fresh one (`stale-while-revalidate`).
+    #[arg(
+        long,
+        env = "QUICKTAKES_CACHE_STALE_WHILE_REVALIDATE",
+        default_value_t = 60
+    )]
+    pub cache_stale_while_revalidate: u32,
+    /// Bytes of query text each server keeps for automatic persisted
+    /// queries, least recently used first out.
+    #[arg(long, env = "QUICKTAKES_APQ_CACHE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub apq_cache_bytes: u64,
+}
+
+impl Default for CachePolicy {
+    fn default() -> Self {
+        Self {
+            cache_max_age: 60,
+            cache_s_maxage: 300,
+            cache_stale_while_revalidate: 60,
+            apq_cache_bytes: 16 * 1024 * 1024,
+        }
+    }
 }
 
 /// A PostgreSQL url: replicas exist only there.
@@ -203,6 +245,7 @@ impl ServeArgs {
                 self.public_base_url.clone(),
                 self.preview_key.clone(),
             ),
+            cache: self.cache,
         }
     }
 }

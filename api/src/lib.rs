@@ -20,5 +20,6 @@ pub mod render;
 pub mod seed;
 pub mod server;
 pub mod service;
+pub mod surrogate;
 
 pub use error::{Error, Result};

@@ -73,7 +73,7 @@ impl Mutation {
         )
         .await
         .extend()?;
-        Ok(Article::from(saved.model))
+        Ok(Article::shown(ctx, saved.model))
     }
 }
 
@@ -152,7 +152,7 @@ impl Mutation {
             score::adjust_score(db(ctx)?, sink(ctx)?, id, delta, &who.name, note.as_deref())
                 .await
                 .extend()?;
-        Ok(Article::from(saved.model))
+        Ok(Article::shown(ctx, saved.model))
     }
 
     /// Replaces the related links, in order: ids of loaded articles, or ids
@@ -183,7 +183,7 @@ impl Mutation {
         )
         .await
         .extend()?;
-        Ok(Article::from(saved.model))
+        Ok(Article::shown(ctx, saved.model))
     }
 
     /// Creates an article (version 1).
@@ -235,7 +235,7 @@ impl Mutation {
         let saved = create::create(db(ctx)?, sink(ctx)?, new, &who.name, note.as_deref())
             .await
             .extend()?;
-        Ok(Article::from(saved.model))
+        Ok(Article::shown(ctx, saved.model))
     }
 
     /// Deletes an article (admin): a tombstone, reversible with `restoreArticle`.
@@ -266,7 +266,7 @@ impl Mutation {
             article_service::restore(db(ctx)?, sink(ctx)?, article, &who.name, note.as_deref())
                 .await
                 .extend()?;
-        Ok(Article::from(saved.model))
+        Ok(Article::shown(ctx, saved.model))
     }
 
     /// Brings back the values of `toVersion` as a new revision, merged like
@@ -292,6 +292,6 @@ impl Mutation {
         )
         .await
         .extend()?;
-        Ok(Article::from(saved.model))
+        Ok(Article::shown(ctx, saved.model))
     }
 }

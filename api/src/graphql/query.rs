@@ -8,11 +8,12 @@ use super::loaders::Loaders;
 use super::pagination::{PageArgs, Window};
 use super::types::{
     Article, ArticleConnection, ArticleOrderInput, Date, SearchConnection, SearchMatch, Subject,
-    Total,
+    Total, shows,
 };
 use crate::db::Reader;
 use crate::service::lookup::{self, ArticleKey};
 use crate::service::{listing::ArticleFilter, search, subject as subjects};
+use crate::surrogate::Key;
 
 /// Narrows an article list; all given conditions must hold.
 #[derive(InputObject, Debug, Default)]
@@ -92,8 +93,17 @@ impl Query {
                 return Err(bad_input("id", "give exactly one of `id`, `slug` or `url`"));
             }
         };
-        let found = lookup::live_article(db, key, texts).await;
-        Ok(found.extend()?.map(Article::from))
+        // A miss stays a miss until an article with that id, or any new
+        // article (for a slug or url), is made.
+        let missing = match key {
+            ArticleKey::Id(id) => Key::Article(id),
+            ArticleKey::Slug(_) | ArticleKey::Url(_) => Key::Articles,
+        };
+        let found = lookup::live_article(db, key, texts).await.extend()?;
+        if found.is_none() {
+            shows(ctx, missing);
+        }
+        Ok(found.map(|model| Article::shown(ctx, model)))
     }
 
     /// Live articles, filtered and ordered, a page at a time.
@@ -135,17 +145,23 @@ impl Query {
         #[graphql(desc = "The subject's slug.")] slug: String,
     ) -> Result<Option<Subject>> {
         let db = ctx.data::<DatabaseConnection>()?;
-        Ok(subjects::by_slug(db, &slug).await.extend()?.map(Subject))
+        let found = subjects::by_slug(db, &slug).await.extend()?;
+        if found.is_none() {
+            // A subject is made with its first article.
+            shows(ctx, Key::Articles);
+        }
+        Ok(found.map(|subject| Subject::shown(ctx, subject)))
     }
 
     /// Every subject, by name.
     async fn subjects(&self, ctx: &Context<'_>) -> Result<Vec<Subject>> {
         let db = ctx.data::<DatabaseConnection>()?;
+        shows(ctx, Key::Articles);
         Ok(subjects::all_by_name(db)
             .await
             .extend()?
             .into_iter()
-            .map(Subject)
+            .map(|subject| Subject::shown(ctx, subject))
             .collect())
     }
 
@@ -164,6 +180,8 @@ impl Query {
         #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
     ) -> Result<SearchConnection> {
         let db = ctx.data::<DatabaseConnection>()?;
+        // Any change may change what a search finds.
+        shows(ctx, Key::Articles);
         let args = PageArgs {
             first,
             after: after.as_deref(),
@@ -193,7 +211,7 @@ impl Query {
                     rank: h.rank,
                     snippet: h.snippet,
                 };
-                Some((Article::from(found), hit))
+                Some((Article::shown(ctx, found), hit))
             })
             .collect();
         Ok(SearchConnection::new(

@@ -47,7 +47,7 @@ impl Subscription {
                 async move { lookup::live_article(&db, ArticleKey::Id(changed), texts).await }
             })
             .filter_map(|live| match live {
-                Ok(live) => live.map(|a| Ok(Article::from(a))),
+                Ok(live) => live.map(|a| Ok(Article::in_event(a))),
                 Err(error) => Some(Err(error.extend())),
             }))
     }

@@ -9,6 +9,12 @@ pub(super) fn of(body: &[u8]) -> String {
     format!("\"{}\"", &blake3::hash(body).to_hex()[..32])
 }
 
+/// The weak ETag of `body`, for a response that may be sent compressed:
+/// the same body in another coding is not byte for byte the same.
+pub(super) fn weak_of(body: &[u8]) -> String {
+    format!("W/{}", of(body))
+}
+
 /// Whether the request's `If-None-Match` names `etag` (compared weakly, as
 /// RFC 9110 asks for GET, or `*`): the client's copy is current.
 pub(super) fn unchanged(request: &HeaderMap, etag: &str) -> bool {

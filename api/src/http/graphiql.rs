@@ -56,28 +56,24 @@ struct Embedded {
     bytes: &'static [u8],
 }
 
+/// A vendored file of `api/assets/graphiql/`, by its name there (and in
+/// urls and `pins.txt`).
+macro_rules! vendored {
+    ($name:literal, $content_type:expr) => {
+        Embedded {
+            name: $name,
+            content_type: $content_type,
+            bytes: include_bytes!(concat!("../../assets/graphiql/", $name)),
+        }
+    };
+}
+
 /// The third-party files, in the order the page's placeholders name them.
 const THIRD_PARTY: [Embedded; 4] = [
-    Embedded {
-        name: "react.production.min.js",
-        content_type: JS,
-        bytes: include_bytes!("../../assets/graphiql/react.production.min.js"),
-    },
-    Embedded {
-        name: "react-dom.production.min.js",
-        content_type: JS,
-        bytes: include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
-    },
-    Embedded {
-        name: "graphiql.min.js",
-        content_type: JS,
-        bytes: include_bytes!("../../assets/graphiql/graphiql.min.js"),
-    },
-    Embedded {
-        name: "graphiql.min.css",
-        content_type: CSS,
-        bytes: include_bytes!("../../assets/graphiql/graphiql.min.css"),
-    },
+    vendored!("react.production.min.js", JS),
+    vendored!("react-dom.production.min.js", JS),
+    vendored!("graphiql.min.js", JS),
+    vendored!("graphiql.min.css", CSS),
 ];
 
 /// The page's own script and styles.

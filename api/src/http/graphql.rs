@@ -13,8 +13,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+mod persisted;
 mod wire;
 
+pub use persisted::PersistedQueries;
 pub(super) use wire::request_from_params;
 use wire::{
     MediaType, Stage, check_operation, negotiate, refusal, refuse, request_error, request_id,
@@ -27,6 +29,24 @@ use crate::error::Error;
 use crate::graphql::policy;
 use crate::graphql::request::{Caller, is_request_error};
 use crate::service::token::Editor;
+use crate::surrogate::{self, Keys};
+
+/// What a response's body depends on besides the url: the media type
+/// (`Accept`) and whether a token was sent (a cache must never hand an
+/// anonymous copy to an editor, nor an editor's to anyone).
+const VARY: &str = "accept, authorization";
+
+/// The `Cache-Control` of every response but an anonymous GET's without
+/// errors: an editor's reads, mutations, refusals and errors are never
+/// kept, by a browser or a CDN.
+const NO_STORE: &str = "private, no-store";
+
+/// How a request came: only a GET can be cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
 
 /// The editor a request's `Authorization` header names; a refusal
 /// (`UNAUTHENTICATED`, 401) when the header is malformed, or the token
@@ -102,31 +122,93 @@ fn refuse_before_running(
     None
 }
 
-/// Runs the request(s) and writes the response in the negotiated media type.
+/// A request refused while its parameters were read: `BAD_USER_INPUT`
+/// naming the parameter (never well-formed, 400), or
+/// `PERSISTED_QUERY_NOT_FOUND` (a GraphQL error the client answers by
+/// sending its query).
+fn params_refused(media: MediaType, headers: &HeaderMap, error: &Error) -> Response {
+    let stage = match error {
+        Error::PersistedQueryNotFound => Stage::Graphql,
+        _ => Stage::Http,
+    };
+    refusal(media, stage, error, headers)
+}
+
+/// Runs the request(s) and writes the response in the negotiated media
+/// type, with its caching headers.
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     client: Option<IpAddr>,
     media: MediaType,
-    mut batch: BatchRequest,
+    batch: BatchRequest,
+    method: Method,
 ) -> Response {
+    let keys = Keys::default();
+    let anonymous_get = method == Method::Get && !headers.contains_key(header::AUTHORIZATION);
+    let (response, cacheable) = run(state, headers, client, media, batch, &keys).await;
+    let mut response = response;
+    let out = response.headers_mut();
+    surrogate::tag(out, &keys.snapshot());
+    if !(anonymous_get && cacheable) {
+        return response;
+    }
+    let policy = state.cache;
+    let control = format!(
+        "public, max-age={}, s-maxage={}, stale-while-revalidate={}",
+        policy.cache_max_age, policy.cache_s_maxage, policy.cache_stale_while_revalidate
+    );
+    if let Ok(control) = HeaderValue::from_str(&control) {
+        out.insert(header::CACHE_CONTROL, control);
+    }
+    let (parts, body) = response.into_parts();
+    // The body is in memory already: an article page is a few kilobytes.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    // Weak: the compression layer sends the same body in several codings.
+    let etag = super::etag::weak_of(&bytes);
+    let unchanged = super::etag::unchanged(headers, &etag);
+    let mut response = if unchanged {
+        let mut response = Response::from_parts(parts, axum::body::Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response.headers_mut().remove(header::CONTENT_TYPE);
+        response
+    } else {
+        Response::from_parts(parts, axum::body::Body::from(bytes))
+    };
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+/// Runs the request(s), its objects' surrogate keys collected in `keys`;
+/// the response, and whether it may be cached (it ran, and without errors).
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+    media: MediaType,
+    mut batch: BatchRequest,
+    keys: &Keys,
+) -> (Response, bool) {
     let editor = match authenticate(state, headers, client, media).await {
         Ok(editor) => editor,
-        Err(refusal) => return refusal,
+        Err(refusal) => return (refusal, false),
     };
     if let Some(refused) = refuse_before_running(state, media, headers, &mut batch) {
-        return refused;
+        return (refused, false);
     }
     let caller = Caller {
         editor,
         request_id: request_id(headers),
     };
     let pools = state.pools();
+    let prepare = |r| pools.prepare(&caller, r).data(keys.clone());
     let batch = match batch {
-        BatchRequest::Single(r) => BatchRequest::Single(pools.prepare(&caller, r)),
-        BatchRequest::Batch(rs) => {
-            BatchRequest::Batch(rs.into_iter().map(|r| pools.prepare(&caller, r)).collect())
-        }
+        BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
+        BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(prepare).collect()),
     };
     let operations: Vec<String> = batch
         .iter()
@@ -140,7 +222,14 @@ async fn execute(
         for op in &operations {
             crate::metrics::record_operation(op, "internal", elapsed);
         }
-        return refusal(media, Stage::Http, &Error::Panicked, headers);
+        return (
+            refusal(media, Stage::Http, &Error::Panicked, headers),
+            false,
+        );
+    };
+    let clean = match &response {
+        BatchResponse::Single(r) => r.errors.is_empty(),
+        BatchResponse::Batch(rs) => rs.iter().all(|r| r.errors.is_empty()),
     };
     let (status, body) = match response {
         BatchResponse::Single(r) if is_request_error(&r) => {
@@ -167,18 +256,25 @@ async fn execute(
             // Only a map with a non-text key could fail, and the schema
             // has none: a defect to log, not the client's to fix.
             tracing::error!(%error, "a response could not be written as JSON");
-            return refusal(
-                media,
-                Stage::Http,
-                &Error::Internal(error.to_string()),
-                headers,
-            );
+            let error = Error::Internal(error.to_string());
+            return (refusal(media, Stage::Http, &error, headers), false);
         }
     };
     let mut response = (status, body).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
+    (response, clean)
+}
+
+/// The headers every `/graphql` answer carries, whatever it is: a
+/// response that set no `Cache-Control` is never stored.
+fn finish(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static(VARY));
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static(NO_STORE));
     response
 }
 
@@ -197,14 +293,24 @@ async fn run_guarded<T>(run: impl Future<Output = T>) -> Result<T, Panicked> {
         .map_err(|_panic| Panicked)
 }
 
-/// `GET /graphql?query=…`: queries only.
+/// `GET /graphql?query=…`: queries only; an anonymous one without errors
+/// may be cached.
 pub async fn get(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let Some(media) = negotiate(&headers) else {
+    finish(answer_get(&state, client, &headers, raw).await)
+}
+
+async fn answer_get(
+    state: &AppState,
+    client: Option<IpAddr>,
+    headers: &HeaderMap,
+    raw: Option<String>,
+) -> Response {
+    let Some(media) = negotiate(headers) else {
         return refuse(
             StatusCode::NOT_ACCEPTABLE,
             "accept application/graphql-response+json or application/json",
@@ -220,7 +326,7 @@ pub async fn get(
                 Err(_) => {
                     return request_error(
                         media,
-                        &headers,
+                        headers,
                         "variables",
                         &format!("`{key}` is not JSON"),
                     );
@@ -230,11 +336,10 @@ pub async fn get(
         };
         params.insert(key, value);
     }
-    let request = match request_from_params(&params) {
+    let mut request = match request_from_params(&params, &state.persisted) {
         Ok(r) => r,
-        Err((field, message)) => return request_error(media, &headers, field, &message),
+        Err(error) => return params_refused(media, headers, &error),
     };
-    let mut request = request;
     let (variables, operation_name) = (request.variables.clone(), request.operation_name.clone());
     // A document over its budget or one that does not parse is reported by
     // `execute`, with its code.
@@ -252,24 +357,28 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(
-        &state,
-        &headers,
-        client,
-        media,
-        BatchRequest::Single(request),
-    )
-    .await
+    let request = BatchRequest::Single(request);
+    execute(state, headers, client, media, request, Method::Get).await
 }
 
-/// `POST /graphql` with a JSON body: one request or a batch (a JSON array).
+/// `POST /graphql` with a JSON body: one request or a batch (a JSON
+/// array). Never cached.
 pub async fn post(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(media) = negotiate(&headers) else {
+    finish(answer_post(&state, client, &headers, &body).await)
+}
+
+async fn answer_post(
+    state: &AppState,
+    client: Option<IpAddr>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let Some(media) = negotiate(headers) else {
         return refuse(
             StatusCode::NOT_ACCEPTABLE,
             "accept application/graphql-response+json or application/json",
@@ -286,21 +395,21 @@ pub async fn post(
             "send the request as application/json",
         );
     }
-    let value: Value = match serde_json::from_slice(&body) {
+    let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
             return request_error(
                 media,
-                &headers,
+                headers,
                 "body",
                 &format!("the body is not valid JSON: {e}"),
             );
         }
     };
     let batch = match value {
-        Value::Object(params) => match request_from_params(&params) {
+        Value::Object(params) => match request_from_params(&params, &state.persisted) {
             Ok(r) => BatchRequest::Single(r),
-            Err((field, message)) => return request_error(media, &headers, field, &message),
+            Err(error) => return params_refused(media, headers, &error),
         },
         Value::Array(items) if !items.is_empty() => {
             let mut requests = Vec::with_capacity(items.len());
@@ -308,16 +417,14 @@ pub async fn post(
                 let Value::Object(params) = item else {
                     return request_error(
                         media,
-                        &headers,
+                        headers,
                         "body",
                         "every request of a batch must be an object",
                     );
                 };
-                match request_from_params(&params) {
+                match request_from_params(&params, &state.persisted) {
                     Ok(r) => requests.push(r),
-                    Err((field, message)) => {
-                        return request_error(media, &headers, field, &message);
-                    }
+                    Err(error) => return params_refused(media, headers, &error),
                 }
             }
             BatchRequest::Batch(requests)
@@ -325,13 +432,13 @@ pub async fn post(
         _ => {
             return request_error(
                 media,
-                &headers,
+                headers,
                 "body",
                 "the body must be a JSON object (or a non-empty array of them)",
             );
         }
     };
-    execute(&state, &headers, client, media, batch).await
+    execute(state, headers, client, media, batch, Method::Post).await
 }
 
 #[cfg(test)]

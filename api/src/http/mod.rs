@@ -53,6 +53,9 @@ pub struct HttpConfig {
     /// How reader pages are linked: the public base url and the key of
     /// signed preview links.
     pub preview: crate::preview::PreviewLinks,
+    /// How long anonymous GET responses may be cached, and how much query
+    /// text automatic persisted queries keep.
+    pub cache: crate::config::CachePolicy,
 }
 
 impl Default for HttpConfig {
@@ -70,6 +73,7 @@ impl Default for HttpConfig {
             cors_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
             preview: crate::preview::PreviewLinks::default(),
+            cache: crate::config::CachePolicy::default(),
         }
     }
 }
@@ -111,6 +115,10 @@ pub struct AppState {
     ws_permits: Option<Arc<tokio::sync::Semaphore>>,
     /// How reader pages link and sign.
     preview: crate::preview::PreviewLinks,
+    /// How long anonymous GET responses may be cached.
+    cache: crate::config::CachePolicy,
+    /// The texts of automatic persisted queries, by hash.
+    persisted: graphql::PersistedQueries,
 }
 
 impl AppState {
@@ -139,6 +147,8 @@ impl AppState {
                 .ws_connection_cap()
                 .map(|n| Arc::new(tokio::sync::Semaphore::new(n.get()))),
             preview: config.preview.clone(),
+            cache: config.cache,
+            persisted: graphql::PersistedQueries::new(config.cache.apq_cache_bytes),
         }
     }
 
@@ -333,7 +343,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// stay uncompressed.
 pub fn app(state: AppState, config: &HttpConfig) -> Router {
     crate::metrics::install();
-    let graphql = Router::new()
+    // What the anonymous rate limit covers: GraphQL on both transports and
+    // the reader pages, each a database read.
+    let limited = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route(
@@ -342,7 +354,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     let router = Router::new()
-        .merge(graphql)
+        .merge(limited)
         .route("/", get(|| async { Redirect::temporary("/graphiql") }))
         .merge(graphiql::routes(config))
         .route("/schema.graphql", get(schema_sdl))

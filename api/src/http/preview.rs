@@ -135,20 +135,22 @@ pub(super) async fn article_page(
     };
     let version = match asked.version.as_deref() {
         None => None,
-        Some(version) => match signed_version(&state.preview, stored.model.id, version, &asked) {
-            Ok(version) => Some(version),
-            Err(refused) => {
-                let why = match refused {
-                    LinkRefused::Expired => {
-                        "This preview link has expired. Ask for a new one: `previewUrl` on the article, with an editor token."
-                    }
-                    LinkRefused::BadSignature => {
-                        "Versions other than what readers see open only through a signed preview link: ask for one with the `previewUrl` field of the article, with an editor token."
-                    }
-                };
-                return message(StatusCode::FORBIDDEN, "Preview link refused", why);
+        Some(version) => {
+            match signed_version(&state.preview, stored.article.model.id, version, &asked) {
+                Ok(version) => Some(version),
+                Err(refused) => {
+                    let why = match refused {
+                        LinkRefused::Expired => {
+                            "This preview link has expired. Ask for a new one: `previewUrl` on the article, with an editor token."
+                        }
+                        LinkRefused::BadSignature => {
+                            "Versions other than what readers see open only through a signed preview link: ask for one with the `previewUrl` field of the article, with an editor token."
+                        }
+                    };
+                    return message(StatusCode::FORBIDDEN, "Preview link refused", why);
+                }
             }
-        },
+        }
     };
     let shown = match page(&reads, &stored, version).await {
         Ok(Some(shown)) => shown,
@@ -156,7 +158,10 @@ pub(super) async fn article_page(
             return message(
                 StatusCode::NOT_FOUND,
                 "No such version",
-                &format!("The article has versions 1 to {}.", stored.model.version),
+                &format!(
+                    "The article has versions 1 to {}.",
+                    stored.article.model.version
+                ),
             );
         }
         Err(e) => return failed(&e),
@@ -165,7 +170,9 @@ pub(super) async fn article_page(
         Ok(body) => body,
         Err(e) => return failed(&Error::Internal(format!("preview template: {e}"))),
     };
-    respond(&headers, body, version.is_some())
+    let mut response = respond(&headers, body, version.is_some());
+    crate::surrogate::tag(response.headers_mut(), &shown.keys);
+    response
 }
 
 /// The version a signed link asks for, once its signature holds.
@@ -385,6 +392,7 @@ mod tests {
             answer_html: "<p>A</p>".into(),
             links: Vec::new(),
             created_at: chrono::DateTime::default(),
+            keys: Default::default(),
         };
         let html = render_page(&links, &shown, true).unwrap_or_default();
         assert!(html.contains("<h1>T &lt;b&gt;</h1>"), "{html}");

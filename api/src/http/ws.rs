@@ -350,9 +350,9 @@ impl Connection {
                 ),
             });
         }
-        let request = match super::graphql::request_from_params(payload) {
+        let request = match super::graphql::request_from_params(payload, &self.state.persisted) {
             Ok(request) => request,
-            Err((field, message)) => return refuse(Error::bad_input(field, message)),
+            Err(error) => return refuse(error),
         };
         let caller = Caller {
             editor: caller.editor.clone(),

@@ -144,6 +144,16 @@ pub fn wanted_subjects(f: &ArticleFields) -> impl Iterator<Item = (String, Strin
 /// Loads the given articles (deleted ones included) with their links.
 pub async fn load_many(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<StoredArticle>> {
     let subjects = subjects_by_id(db).await?;
+    load_many_with(db, ids, &subjects).await
+}
+
+/// [`load_many`], naming subjects from `subjects` (every subject, by id),
+/// for a caller that needs them too.
+pub async fn load_many_with(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    subjects: &HashMap<i32, subject::Model>,
+) -> Result<Vec<StoredArticle>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(LOOKUP_CHUNK) {
         let models = article::Entity::find()
@@ -151,7 +161,7 @@ pub async fn load_many(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<Sto
             .order_by_asc(article::Column::Id)
             .all(db)
             .await?;
-        out.extend(with_links(db, models, &subjects).await?);
+        out.extend(with_links(db, models, subjects).await?);
     }
     Ok(out)
 }

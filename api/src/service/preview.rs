@@ -4,17 +4,32 @@
 
 use sea_orm::ConnectionTrait;
 
-use super::article::{StoredArticle, load};
+use std::collections::{BTreeSet, HashMap};
+
+use entity::subject;
+
+use super::article::{StoredArticle, load_many_with};
 use super::edit::values_at;
 use super::lookup::{ArticleKey, Texts, live_article, live_articles};
+use super::subject::subjects_by_id;
 use crate::error::Result;
 use crate::fields::ArticleFields;
 use crate::render;
+use crate::surrogate::Key;
+
+/// The live article a page shows, with every subject by id (its links'
+/// targets are named by theirs).
+pub struct Stored {
+    /// The article.
+    pub article: StoredArticle,
+    /// Every subject, by id.
+    subjects: HashMap<i32, subject::Model>,
+}
 
 /// Where a reader's url leads.
 pub enum Found {
     /// The live article at this url.
-    Here(Box<StoredArticle>),
+    Here(Box<Stored>),
     /// A live article that had this url (or its slug) once: its url now.
     Moved(String),
     /// No live article has or had it.
@@ -35,11 +50,16 @@ pub async fn find(db: &impl ConnectionTrait, url: &str, slug: &str) -> Result<Fo
     if card.url != url {
         return Ok(Found::Moved(card.url));
     }
-    Ok(match load(db, card.id).await? {
-        // Deleted between the two reads.
-        Some(stored) if !stored.is_deleted() => Found::Here(Box::new(stored)),
-        _ => Found::Missing,
-    })
+    let subjects = subjects_by_id(db).await?;
+    Ok(
+        match load_many_with(db, &[card.id], &subjects).await?.pop() {
+            // Deleted between the two reads.
+            Some(article) if !article.is_deleted() => {
+                Found::Here(Box::new(Stored { article, subjects }))
+            }
+            _ => Found::Missing,
+        },
+    )
 }
 
 /// One related link as a reader sees it.
@@ -68,15 +88,22 @@ pub struct Page {
     pub links: Vec<ShownLink>,
     /// When the article was created.
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The surrogate keys of what the page shows: the article, its
+    /// subject, and each link's target with its subject.
+    pub keys: BTreeSet<Key>,
 }
 
-/// `stored` as its page shows it at `version` (`None`: the current one).
+/// `found` as its page shows it at `version` (`None`: the current one).
 /// `None` when the article has no such version.
 pub async fn page(
     db: &impl ConnectionTrait,
-    stored: &StoredArticle,
+    found: &Stored,
     version: Option<i32>,
 ) -> Result<Option<Page>> {
+    let Stored {
+        article: stored,
+        subjects,
+    } = found;
     let current_version = stored.model.version;
     let version = version.unwrap_or(current_version);
     if !(1..=current_version).contains(&version) {
@@ -88,8 +115,17 @@ pub async fn page(
         values_at(db, stored, version).await?.0
     };
     let ids: Vec<i64> = fields.related.iter().map(|l| l.id).collect();
-    let subjects = super::subject::subjects_by_id(db).await?;
     let targets = live_articles(db, &ids, Texts::NONE).await?;
+    let mut keys = BTreeSet::from([
+        Key::Article(stored.model.id),
+        Key::Subject(stored.model.subject_id),
+    ]);
+    for link in &fields.related {
+        keys.insert(Key::Article(link.id));
+        if let Some(target) = targets.get(&link.id) {
+            keys.insert(Key::Subject(target.subject_id));
+        }
+    }
     let links = fields
         .related
         .iter()
@@ -115,5 +151,6 @@ pub async fn page(
         current_version,
         links,
         created_at: stored.model.created_at,
+        keys,
     }))
 }

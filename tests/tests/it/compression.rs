@@ -143,8 +143,21 @@ async fn the_favicon_is_served_with_a_cache_policy() {
 }
 
 #[tokio::test]
-async fn graphql_answers_get_no_cache_policy() {
+async fn a_compressed_graphql_post_is_never_stored() {
     let app = TestApp::new().await;
     let r = graphql(&app, Some("gzip")).await;
-    assert_eq!(r.header("cache-control"), "");
+    assert_eq!(r.header("content-encoding"), "gzip");
+    assert_eq!(r.header("cache-control"), "private, no-store");
+    let vary: Vec<String> = r
+        .headers
+        .get_all("vary")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    assert!(
+        vary.iter().any(|v| v.contains("accept-encoding"))
+            && vary.iter().any(|v| v.contains("authorization")),
+        "{vary:?}"
+    );
 }

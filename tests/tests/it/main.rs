@@ -1,6 +1,7 @@
 //! Integration tests of quicktakes, run on SQLite and, with
 //! `TEST_DATABASE_URL`, on PostgreSQL.
 
+mod cache;
 mod changes;
 mod compression;
 mod connections;

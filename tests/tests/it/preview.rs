@@ -67,6 +67,19 @@ async fn the_seed_article_page_shows_what_readers_see() {
     assert!(policy.starts_with("default-src 'none'"), "{policy}");
     assert!(!policy.contains("script-src"), "nothing may run: {policy}");
     assert_eq!(r.header("x-content-type-options"), "nosniff");
+    // Purged with the article, or when a linked article is made or edited.
+    let keys = r.header("surrogate-key");
+    let articles: Vec<&str> = keys
+        .split(' ')
+        .filter(|k| k.starts_with("article:"))
+        .collect();
+    assert!(articles.contains(&"article:118109"), "{keys}");
+    assert_eq!(
+        articles.len(),
+        5,
+        "the article and its 4 link targets: {keys}"
+    );
+    assert!(keys.split(' ').any(|k| k.starts_with("subject:")), "{keys}");
     let html = r.text();
     for shown in [
         "<title>QuickTakes | Medicine</title>",

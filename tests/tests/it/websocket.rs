@@ -500,6 +500,55 @@ async fn queries_and_mutations_answer_next_then_complete() {
 }
 
 #[tokio::test]
+async fn a_persisted_query_runs_over_ws_by_hash_once_any_transport_learnt_it() {
+    use sha2::Digest;
+    let app = TestApp::with_seeds().await;
+    let server = serve(&app).await;
+    let mut ws = connect(&server, None).await;
+    let query = "query ById($id: ID!) { article(id: $id) { id } }";
+    let hash: String = sha2::Sha256::digest(query.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let by_hash = |id: &str| {
+        json!({
+            "id": id,
+            "type": "subscribe",
+            "payload": {
+                "variables": { "id": ID },
+                "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } },
+            },
+        })
+    };
+    ws.send(&by_hash("miss")).await;
+    let (kind, payload) = ws.outcome("miss").await;
+    assert_eq!(kind, "error", "{payload}");
+    assert_eq!(
+        payload[0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND",
+        "{payload}"
+    );
+    // Learnt over HTTP, as Apollo's retry sends it.
+    let body = json!({
+        "query": query,
+        "variables": { "id": ID },
+        "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } },
+    });
+    let learnt = app
+        .send(
+            axum::http::Request::post("/graphql")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(learnt.json()["data"]["article"]["id"], ID);
+    ws.send(&by_hash("hit")).await;
+    let (kind, payload) = ws.outcome("hit").await;
+    assert_eq!(kind, "next", "{payload}");
+    assert_eq!(payload["data"]["article"]["id"], ID);
+}
+
+#[tokio::test]
 async fn mutations_over_ws_run_with_the_token_of_connection_init() {
     let app = TestApp::with_seeds().await;
     let editor = app.token("alice", Role::Editor).await;

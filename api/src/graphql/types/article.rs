@@ -9,7 +9,7 @@ use entity::article;
 
 use super::{
     ArticleConnection, Date, Revision, RevisionConnection, Subject, Total, database, loaders,
-    subject_of,
+    shows, subject_of,
 };
 use crate::graphql::error::{bad_input, forbidden};
 use crate::graphql::loaders::{LinksKey, loader_error};
@@ -20,13 +20,25 @@ use crate::service::history;
 use crate::service::listing::{ArticleFilter, ArticleOrder};
 use crate::service::lookup::{Link, Texts};
 use crate::service::token::Editor;
+use crate::surrogate::Key;
 
 /// An article: one question answered in markdown. Shared, not copied: a
 /// link target's row is handed to every field that reads it.
 pub struct Article(pub Arc<article::Model>);
 
-impl From<article::Model> for Article {
-    fn from(model: article::Model) -> Self {
+impl Article {
+    /// `model` as the response shows it, recorded in its surrogate keys:
+    /// the way an `Article` is made for a response a cache may keep, so no
+    /// such response shows an article its keys do not name.
+    pub fn shown(ctx: &Context<'_>, model: impl Into<Arc<article::Model>>) -> Self {
+        let model = model.into();
+        shows(ctx, Key::Article(model.id));
+        Self(model)
+    }
+
+    /// `model` as a subscription event shows it: no cache keeps an event,
+    /// so it has no surrogate keys to record.
+    pub fn in_event(model: article::Model) -> Self {
         Self(Arc::new(model))
     }
 }
@@ -240,7 +252,17 @@ impl Article {
             })
             .await
             .map_err(loader_error)?
-            .map(|links| links.iter().cloned().map(RelatedArticle).collect())
+            .map(|links| {
+                links
+                    .iter()
+                    .map(|link| {
+                        // A link shows its target's title and url, and a
+                        // dangling one becomes live when its target is made.
+                        shows(ctx, Key::Article(link.link.target_id));
+                        RelatedArticle(link.clone())
+                    })
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -405,7 +427,9 @@ impl RelatedArticle {
     }
 
     /// The target article; null while it is not loaded (or deleted).
-    async fn article(&self) -> Option<Article> {
-        self.target().cloned().map(Article)
+    async fn article(&self, ctx: &Context<'_>) -> Option<Article> {
+        self.target()
+            .cloned()
+            .map(|target| Article::shown(ctx, target))
     }
 }

@@ -12,10 +12,11 @@ use async_graphql::{
 use entity::article;
 
 use super::article::target_texts;
-use super::{Article, Revision, database, loaders};
+use super::{Article, Revision, database, loaders, shows};
 use crate::graphql::loaders::{LinksKey, loader_error, prime};
 use crate::graphql::pagination::{PageArgs, PageInfo, Window, cursor, page_info};
 use crate::service::listing::{self, ArticleFilter, ArticleOrder};
+use crate::surrogate::Key;
 
 /// A page of articles.
 pub type ArticleConnection = Connection<Article, EmptyFields, ArticleNodes>;
@@ -174,6 +175,12 @@ impl ArticleConnection {
         order: ArticleOrder,
         args: PageArgs<'_>,
     ) -> Result<Self> {
+        shows(
+            ctx,
+            filter
+                .subject_id
+                .map_or(Key::Articles, Key::SubjectArticles),
+        );
         let db = database(ctx)?;
         let window = args
             .window(|| async { listing::count(db, &filter).await.extend() })
@@ -198,7 +205,7 @@ impl ArticleConnection {
         prefetch(ctx, &rows).await?;
         let items = rows
             .into_iter()
-            .map(|a| (Article::from(a), EmptyFields))
+            .map(|a| (Article::shown(ctx, a), EmptyFields))
             .collect();
         Ok(Self::new(window, items, more, Total::Articles(filter)))
     }

@@ -23,6 +23,7 @@ pub use subject::{ArticleOrderInput, Subject};
 
 use super::loaders::{Loaders, loader_error};
 use crate::error::Error;
+use crate::surrogate::{Key, Keys};
 use async_graphql::ErrorExtensions;
 
 /// An ISO 8601 calendar date, e.g. `2024-12-11`.
@@ -64,6 +65,15 @@ async fn subject_of(ctx: &Context<'_>, id: i32) -> Result<Subject> {
         .get(id)
         .await
         .map_err(loader_error)?
-        .map(Subject)
+        .map(|subject| Subject::shown(ctx, subject))
         .ok_or_else(|| Error::Internal(format!("subject {id} is missing")).extend())
+}
+
+/// Records that the response shows what `key` names, for its surrogate
+/// keys (see [`crate::surrogate`]); nothing where no keys are collected
+/// (a subscription's events, which no cache keeps).
+pub fn shows(ctx: &Context<'_>, key: Key) {
+    if let Some(keys) = ctx.data_opt::<Keys>() {
+        keys.add(key);
+    }
 }

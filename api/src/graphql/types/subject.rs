@@ -2,13 +2,22 @@
 
 use async_graphql::{Context, Enum, ID, Object, Result};
 
-use super::{ArticleConnection, loaders};
+use super::{ArticleConnection, loaders, shows};
 use crate::graphql::loaders::loader_error;
 use crate::graphql::pagination::PageArgs;
 use crate::service::listing::{ArticleFilter, ArticleOrder};
+use crate::surrogate::Key;
 
 /// A subject articles are filed under.
-pub struct Subject(pub entity::subject::Model);
+pub struct Subject(entity::subject::Model);
+
+impl Subject {
+    /// `model` as the response shows it, recorded in its surrogate keys.
+    pub fn shown(ctx: &Context<'_>, model: entity::subject::Model) -> Self {
+        shows(ctx, Key::Subject(model.id));
+        Self(model)
+    }
+}
 
 /// A subject articles are filed under, e.g. `Medicine`; `id` is unique
 /// among subjects, `slug` is the url segment of its articles.
@@ -31,6 +40,7 @@ impl Subject {
 
     /// How many live articles the subject has.
     async fn article_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        shows(ctx, Key::SubjectArticles(self.0.id));
         // One grouped count for every subject of the response.
         let n = loaders(ctx)?
             .article_counts

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+use super::persisted::PersistedQueries;
 use crate::error::{Code, Error};
 
 /// The GraphQL-over-HTTP media type.
@@ -135,36 +136,53 @@ pub(super) fn request_error(
     )
 }
 
-/// Builds a request from the GraphQL-over-HTTP parameters, checking their types.
+/// Builds a request from the GraphQL-over-HTTP parameters, checking their
+/// types; the query text may come from the automatic persisted queries
+/// (see [`PersistedQueries`]). The refusal is `BAD_USER_INPUT` naming the
+/// parameter, or `PERSISTED_QUERY_NOT_FOUND`.
 pub(crate) fn request_from_params(
     params: &Map<String, Value>,
-) -> Result<Request, (&'static str, String)> {
-    let query = match params.get("query") {
-        Some(Value::String(q)) => q.clone(),
-        Some(_) => return Err(("query", "`query` must be a string".into())),
-        None => return Err(("query", "the request has no `query`".into())),
-    };
+    persisted: &PersistedQueries,
+) -> Result<Request, Error> {
+    let query = persisted
+        .query_of(params.get("query"), params.get("extensions"))?
+        .ok_or_else(|| Error::bad_input("query", "the request has no `query`"))?;
     let mut request = Request::new(query);
     match params.get("operationName") {
         None | Some(Value::Null) => {}
         Some(Value::String(name)) => request = request.operation_name(name.clone()),
-        Some(_) => return Err(("operationName", "`operationName` must be a string".into())),
+        Some(_) => {
+            return Err(Error::bad_input(
+                "operationName",
+                "`operationName` must be a string",
+            ));
+        }
     }
     match params.get("variables") {
         None | Some(Value::Null) => {}
         Some(v @ Value::Object(_)) => request = request.variables(Variables::from_json(v.clone())),
-        Some(_) => return Err(("variables", "`variables` must be an object".into())),
+        Some(_) => {
+            return Err(Error::bad_input(
+                "variables",
+                "`variables` must be an object",
+            ));
+        }
     }
     match params.get("extensions") {
         None | Some(Value::Null) => {}
         Some(Value::Object(map)) => {
             for (k, v) in map {
                 let value = async_graphql::Value::from_json(v.clone())
-                    .map_err(|e| ("extensions", e.to_string()))?;
+                    .map_err(|e| Error::bad_input("extensions", e.to_string()))?;
                 request.extensions.insert(k.clone(), value);
             }
         }
-        Some(_) => return Err(("extensions", "`extensions` must be an object".into())),
+        Some(_) => {
+            return Err(Error::bad_input(
+                "extensions",
+                "`extensions` must be an object",
+            ));
+        }
     }
     Ok(request)
 }

@@ -122,6 +122,54 @@ test('an editor writes through one instance and reads the write through the othe
   }
 });
 
+test('through haproxy: persisted queries are learnt per instance, anonymous GETs are cacheable and tagged', async () => {
+  const { createHash } = await import('node:crypto');
+  const query = `query ScaleOutPage($id: ID!) { article(id: $id) { id version subject { id } related { targetId } } }`;
+  const hash = createHash('sha256').update(query).digest('hex');
+  const extensions = JSON.stringify({ persistedQuery: { version: 1, sha256Hash: hash } });
+  const byHash = (base) =>
+    fetch(`${base}/graphql?${new URLSearchParams({ extensions, variables: JSON.stringify({ id: ID }) })}`, {
+      headers: { accept: 'application/json' },
+    });
+  // Learnt by A (the client's retry with the document)...
+  const learnt = await fetch(`${A}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ query, variables: { id: ID }, extensions: JSON.parse(extensions) }),
+  });
+  assert.equal((await learnt.json()).data.article.id, ID);
+  const onA = await byHash(A);
+  const page = await onA.json();
+  assert.equal(page.data.article.id, ID);
+  assert.match(onA.headers.get('cache-control'), /^public, max-age=\d+, s-maxage=\d+, stale-while-revalidate=\d+$/);
+  const keys = onA.headers.get('surrogate-key').split(' ');
+  assert.ok(keys.includes(`article:${ID}`) && keys.includes(`subject:${page.data.article.subject.id}`), keys.join(' '));
+  for (const link of page.data.article.related) assert.ok(keys.includes(`article:${link.targetId}`), keys.join(' '));
+  // ...is a miss on B, which the client answers the same way.
+  const onB = await (await byHash(B)).json();
+  assert.equal(onB.errors[0].extensions.code, 'PERSISTED_QUERY_NOT_FOUND');
+  // The ETag is the body's: both instances, reading the same replica, agree,
+  // so a CDN's revalidation gets a 304 whichever instance answers.
+  const etag = onA.headers.get('etag');
+  const again = await fetch(`${LB}/graphql?${new URLSearchParams({ query, variables: JSON.stringify({ id: ID }) })}`, {
+    headers: { accept: 'application/json' },
+  });
+  const etagLb = again.headers.get('etag');
+  for (let i = 0; i < 2; i++) {
+    const revalidated = await fetch(`${LB}/graphql?${new URLSearchParams({ query, variables: JSON.stringify({ id: ID }) })}`, {
+      headers: { accept: 'application/json', 'if-none-match': etagLb },
+    });
+    assert.equal(revalidated.status, 304, `served by ${revalidated.headers.get('x-served-by')}`);
+  }
+  assert.equal(etagLb, etag, 'the same body, the same ETag');
+  // With a token: never cacheable, whichever instance answers.
+  const editor = await fetch(`${LB}/graphql?${new URLSearchParams({ query, variables: JSON.stringify({ id: ID }) })}`, {
+    headers: { accept: 'application/json', authorization: `Bearer ${TOKEN}`, 'if-none-match': etagLb },
+  });
+  assert.equal(editor.status, 200);
+  assert.equal(editor.headers.get('cache-control'), 'private, no-store');
+});
+
 /**
  * Sends `total` requests through haproxy, `concurrency` at a time: 5 % are
  * edits (adjustScore by 1), the rest anonymous page reads. A request that

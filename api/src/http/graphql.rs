@@ -25,6 +25,7 @@ use wire::{
 use super::AppState;
 use super::auth::{Refused, editor_for};
 use super::throttle::ClientIp;
+use crate::config::CachePolicy;
 use crate::error::Error;
 use crate::graphql::policy;
 use crate::graphql::request::{Caller, is_request_error};
@@ -135,7 +136,7 @@ fn params_refused(media: MediaType, headers: &HeaderMap, error: &Error) -> Respo
 }
 
 /// Runs the request(s) and writes the response in the negotiated media
-/// type, with its caching headers.
+/// type, with its caching headers and surrogate keys.
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
@@ -145,46 +146,66 @@ async fn execute(
     method: Method,
 ) -> Response {
     let keys = Keys::default();
-    let anonymous_get = method == Method::Get && !headers.contains_key(header::AUTHORIZATION);
-    let (response, cacheable) = run(state, headers, client, media, batch, &keys).await;
-    let mut response = response;
-    let out = response.headers_mut();
-    surrogate::tag(out, &keys.snapshot());
-    if !(anonymous_get && cacheable) {
-        return response;
-    }
-    let policy = state.cache;
-    let control = format!(
-        "public, max-age={}, s-maxage={}, stale-while-revalidate={}",
-        policy.cache_max_age, policy.cache_s_maxage, policy.cache_stale_while_revalidate
-    );
-    if let Ok(control) = HeaderValue::from_str(&control) {
-        out.insert(header::CACHE_CONTROL, control);
-    }
-    let (parts, body) = response.into_parts();
-    // The body is in memory already: an article page is a few kilobytes.
-    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return Response::from_parts(parts, axum::body::Body::empty());
+    let mut response = match run(state, headers, client, media, batch, &keys).await {
+        Ok(answer) => {
+            let anonymous = !headers.contains_key(header::AUTHORIZATION);
+            if method == Method::Get && anonymous && answer.clean {
+                answer.cacheable(state.cache, headers, media)
+            } else {
+                answer.into_response(media)
+            }
+        }
+        Err(refused) => refused,
     };
-    // Weak: the compression layer sends the same body in several codings.
-    let etag = super::etag::weak_of(&bytes);
-    let unchanged = super::etag::unchanged(headers, &etag);
-    let mut response = if unchanged {
-        let mut response = Response::from_parts(parts, axum::body::Body::empty());
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-        response.headers_mut().remove(header::CONTENT_TYPE);
-        response
-    } else {
-        Response::from_parts(parts, axum::body::Body::from(bytes))
-    };
-    if let Ok(etag) = HeaderValue::from_str(&etag) {
-        response.headers_mut().insert(header::ETAG, etag);
-    }
+    surrogate::tag(response.headers_mut(), &keys.snapshot());
     response
 }
 
-/// Runs the request(s), its objects' surrogate keys collected in `keys`;
-/// the response, and whether it may be cached (it ran, and without errors).
+/// A request that ran: its status and body, and whether it ran without
+/// errors (only such an answer may be cached).
+struct Answer {
+    status: StatusCode,
+    body: Vec<u8>,
+    clean: bool,
+}
+
+impl Answer {
+    fn into_response(self, media: MediaType) -> Response {
+        let mut response = (self.status, self.body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, media.content_type());
+        response
+    }
+
+    /// The answer as a cache may keep it: under `policy`, with a weak
+    /// ETag of its body (the compression layer sends the same body in
+    /// several codings), and a bodiless 304 when `If-None-Match` names it.
+    fn cacheable(self, policy: CachePolicy, request: &HeaderMap, media: MediaType) -> Response {
+        let etag = super::etag::weak_of(&self.body);
+        let mut response = if super::etag::unchanged(request, &etag) {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            self.into_response(media)
+        };
+        let headers = response.headers_mut();
+        let control = format!(
+            "public, max-age={}, s-maxage={}, stale-while-revalidate={}",
+            policy.cache_max_age, policy.cache_s_maxage, policy.cache_stale_while_revalidate
+        );
+        // Digits and ASCII only: both are always valid header values.
+        if let Ok(control) = HeaderValue::from_str(&control) {
+            headers.insert(header::CACHE_CONTROL, control);
+        }
+        if let Ok(etag) = HeaderValue::from_str(&etag) {
+            headers.insert(header::ETAG, etag);
+        }
+        response
+    }
+}
+
+/// Runs the request(s), the surrogate keys of what they show collected in
+/// `keys`: the answer, or the refusal already written.
 async fn run(
     state: &AppState,
     headers: &HeaderMap,
@@ -192,13 +213,10 @@ async fn run(
     media: MediaType,
     mut batch: BatchRequest,
     keys: &Keys,
-) -> (Response, bool) {
-    let editor = match authenticate(state, headers, client, media).await {
-        Ok(editor) => editor,
-        Err(refusal) => return (refusal, false),
-    };
+) -> Result<Answer, Response> {
+    let editor = authenticate(state, headers, client, media).await?;
     if let Some(refused) = refuse_before_running(state, media, headers, &mut batch) {
-        return (refused, false);
+        return Err(refused);
     }
     let caller = Caller {
         editor,
@@ -222,10 +240,7 @@ async fn run(
         for op in &operations {
             crate::metrics::record_operation(op, "internal", elapsed);
         }
-        return (
-            refusal(media, Stage::Http, &Error::Panicked, headers),
-            false,
-        );
+        return Err(refusal(media, Stage::Http, &Error::Panicked, headers));
     };
     let clean = match &response {
         BatchResponse::Single(r) => r.errors.is_empty(),
@@ -257,14 +272,14 @@ async fn run(
             // has none: a defect to log, not the client's to fix.
             tracing::error!(%error, "a response could not be written as JSON");
             let error = Error::Internal(error.to_string());
-            return (refusal(media, Stage::Http, &error, headers), false);
+            return Err(refusal(media, Stage::Http, &error, headers));
         }
     };
-    let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, media.content_type());
-    (response, clean)
+    Ok(Answer {
+        status,
+        body,
+        clean,
+    })
 }
 
 /// The headers every `/graphql` answer carries, whatever it is: a

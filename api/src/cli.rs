@@ -8,7 +8,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigrationStatus;
 
-use crate::config::{Cli, Command, MigrateAction, RoleArg, TokenAction};
+use crate::config::{Cli, Command, MigrateAction, RoleArg, TokenAction, WebhookAction};
 use crate::db::{DbOptions, connect, migrate_up, startup_lock};
 use crate::error::Result;
 use crate::progress::Progress;
@@ -88,6 +88,12 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             run_token(&db, action).await?;
             Ok(0)
         }
+        Command::Webhook { action } => {
+            let db = open(cli).await?;
+            migrate_up(&db).await?;
+            run_webhook(&db, action).await?;
+            Ok(0)
+        }
         Command::Migrate { action } => {
             // One connection: SQLite's pragmas and schema changes belong to
             // the connection that runs them, and a pool would spread a
@@ -134,6 +140,43 @@ async fn run_token(db: &DatabaseConnection, action: &TokenAction) -> Result<()> 
         TokenAction::Revoke { name } => {
             token::revoke(db, name, now).await?;
             println!("token `{name}` revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn run_webhook(db: &DatabaseConnection, action: &WebhookAction) -> Result<()> {
+    use crate::service::webhook::worker::status;
+    use crate::service::webhook::{self, Events};
+    match action {
+        WebhookAction::Add { url, events } => {
+            let added = webhook::add(db, url, events, chrono::Utc::now()).await?;
+            println!(
+                "webhook {} added: {} gets {}; its signing secret is shown only now:",
+                added.id,
+                added.url,
+                Events::from_stored(&added.events)
+            );
+            println!("{}", added.secret);
+        }
+        WebhookAction::List => {
+            for w in webhook::list(db).await? {
+                let count = |status: &str| w.deliveries.get(status).copied().unwrap_or(0);
+                println!(
+                    "{}\t{}\t{}\tcreated {}\t{} pending, {} delivered, {} failed",
+                    w.id,
+                    w.url,
+                    w.events,
+                    w.created_at.format("%Y-%m-%d %H:%M"),
+                    count(status::PENDING),
+                    count(status::DELIVERED),
+                    count(status::FAILED),
+                );
+            }
+        }
+        WebhookAction::Remove { webhook: which } => {
+            let removed = webhook::remove(db, which).await?;
+            println!("webhook {} ({}) removed", removed.id, removed.url);
         }
     }
     Ok(())

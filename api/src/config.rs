@@ -95,6 +95,12 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Manage change webhooks: endpoints POSTed to after every committed change.
+    Webhook {
+        /// What to do with webhooks.
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
     /// Apply, revert or list schema migrations.
     Migrate {
         /// `up` (default), `down` (the last one), `status` or `fresh` (drop everything, then up).
@@ -168,6 +174,9 @@ pub struct ServeArgs {
     /// How anonymous GET responses may be cached (see [`CachePolicy`]).
     #[command(flatten)]
     pub cache: CachePolicy,
+    /// How change webhooks are delivered (see [`WebhookDeliveryArgs`]).
+    #[command(flatten)]
+    pub webhooks: WebhookDeliveryArgs,
 }
 
 /// The `Cache-Control` of anonymous `GET /graphql` responses without
@@ -301,6 +310,91 @@ pub enum MigrateAction {
     Status,
     /// Drop every table, then apply every migration.
     Fresh,
+}
+
+/// What `webhook` does.
+#[derive(Debug, Subcommand)]
+pub enum WebhookAction {
+    /// Add an endpoint; its signing secret is printed once, alone on the last line.
+    Add {
+        /// The `https://` (or `http://`) url each change is POSTed to.
+        #[arg(env = "QUICKTAKES_WEBHOOK_URL", value_parser = crate::service::webhook::parse_url)]
+        url: String,
+        /// An event it wants (repeatable or comma-separated; every event
+        /// when none is given): article.created, article.updated,
+        /// article.deleted, article.restored, article.reverted.
+        #[arg(
+            long = "event",
+            env = "QUICKTAKES_WEBHOOK_EVENTS",
+            value_delimiter = ',',
+            value_parser = crate::service::webhook::parse_event
+        )]
+        events: Vec<crate::service::changes::ChangeKind>,
+    },
+    /// List endpoints, their events and deliveries (never their secrets).
+    List,
+    /// Remove an endpoint, by id or url, with its deliveries.
+    Remove {
+        /// The webhook's id (as `webhook list` shows it) or url.
+        #[arg(env = "QUICKTAKES_WEBHOOK")]
+        webhook: String,
+    },
+}
+
+/// How `serve` delivers change webhooks (see
+/// [`crate::service::webhook::worker`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct WebhookDeliveryArgs {
+    /// Attempts per webhook delivery before it is marked failed.
+    #[arg(
+        long,
+        env = "QUICKTAKES_WEBHOOK_MAX_ATTEMPTS",
+        default_value_t = crate::service::webhook::worker::DeliveryConfig::default().max_attempts,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub webhook_max_attempts: u32,
+    /// Milliseconds before a failed delivery's second attempt; doubled
+    /// after each failure.
+    #[arg(
+        long,
+        env = "QUICKTAKES_WEBHOOK_RETRY_MS",
+        default_value_t = millis(crate::service::webhook::worker::DeliveryConfig::default().first_retry)
+    )]
+    pub webhook_retry_ms: u64,
+    /// Longest wait between two attempts of a delivery, in milliseconds.
+    #[arg(
+        long,
+        env = "QUICKTAKES_WEBHOOK_MAX_RETRY_MS",
+        default_value_t = millis(crate::service::webhook::worker::DeliveryConfig::default().max_retry)
+    )]
+    pub webhook_max_retry_ms: u64,
+    /// Milliseconds one webhook request may take, connecting included.
+    #[arg(
+        long,
+        env = "QUICKTAKES_WEBHOOK_TIMEOUT_MS",
+        default_value_t = millis(crate::service::webhook::worker::DeliveryConfig::default().timeout),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub webhook_timeout_ms: u64,
+}
+
+/// `d` in whole milliseconds, for a flag's default.
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl WebhookDeliveryArgs {
+    /// The worker's configuration these flags describe.
+    pub fn delivery(&self) -> crate::service::webhook::worker::DeliveryConfig {
+        use std::time::Duration;
+        crate::service::webhook::worker::DeliveryConfig {
+            max_attempts: self.webhook_max_attempts,
+            first_retry: Duration::from_millis(self.webhook_retry_ms),
+            max_retry: Duration::from_millis(self.webhook_max_retry_ms),
+            timeout: Duration::from_millis(self.webhook_timeout_ms),
+            ..Default::default()
+        }
+    }
 }
 
 #[cfg(test)]

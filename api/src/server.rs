@@ -37,6 +37,14 @@ pub async fn serve(options: &DbOptions, args: &ServeArgs, limits: &Limits) -> Re
     let _listening = (db.get_database_backend() == sea_orm::DbBackend::Postgres).then(|| {
         crate::service::listener::spawn(changes.clone(), options.url.clone(), db.clone(), None)
     });
+    // Change webhooks, delivered off the request path; every instance runs
+    // a worker, and each delivery is made by one of them.
+    let _webhooks = crate::service::webhook::worker::spawn(
+        db.clone(),
+        &changes,
+        args.webhooks.delivery(),
+        Default::default(),
+    )?;
     let metrics = metrics_app(db.clone());
     let config = args.http_config(limits);
     let reads = DbOptions {

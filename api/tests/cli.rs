@@ -456,16 +456,16 @@ async fn migrate_status_down_and_fresh() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let status = text(&run(&t, &["migrate", "status"]).stdout);
     assert!(
-        status.contains("applied  m20261130_000001_article_live_index"),
+        status.contains("applied  m20261130_000002_subject_listing_index"),
         "{status}"
     );
     assert!(
-        status.contains("pending  m20261130_000002_subject_listing_index"),
+        status.contains("pending  m20261201_000001_webhooks"),
         "only the last one reverted: {status}"
     );
     let out = run(&t, &["migrate", "fresh"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("6 migrations applied, 0 pending"));
+    assert!(text(&out.stdout).contains("7 migrations applied, 0 pending"));
     // Fresh over a loaded database (foreign keys enforced) empties it.
     let seeds = seeds_dir();
     assert_eq!(
@@ -773,4 +773,138 @@ async fn a_file_reached_through_several_given_paths_is_imported_once() {
         .await
         .expect("count");
     assert_eq!(count, 2);
+}
+
+#[tokio::test]
+async fn webhook_add_list_and_remove() {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    let t = TestDb::new().await;
+    let hooks = || async {
+        entity::webhook::Entity::find()
+            .count(&t.db)
+            .await
+            .expect("count")
+    };
+    let out = run(
+        &t,
+        &[
+            "webhook",
+            "add",
+            "https://example.org/hooks/qt",
+            "--event",
+            "article.deleted",
+            "--event",
+            "article.updated",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(
+            "webhook 1 added: https://example.org/hooks/qt gets article.updated,article.deleted;"
+        ),
+        "{stdout}"
+    );
+    let secret = stdout.lines().last().expect("secret line").to_owned();
+    assert!(
+        secret.starts_with("whsec_") && secret.len() > 40,
+        "{stdout}"
+    );
+    assert!(!secret.contains(' '), "alone on its line");
+    let stored = entity::webhook::Entity::find()
+        .all(&t.db)
+        .await
+        .expect("webhooks");
+    assert_eq!(stored[0].secret, secret, "the secret that signs");
+
+    // From the environment, every event by default.
+    let out = Command::new(env!("CARGO_BIN_EXE_quicktakes"))
+        .args(["webhook", "add"])
+        .env("DATABASE_URL", &t.url)
+        .env("QUICKTAKES_WEBHOOK_URL", "http://127.0.0.1:9000/in")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("gets all events"));
+    let other_secret = text(&out.stdout).lines().last().expect("secret").to_owned();
+
+    let out = run(&t, &["webhook", "add", "https://example.org/hooks/qt"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(
+            "a webhook for https://example.org/hooks/qt exists already (id 1); remove it first"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+
+    for (url, message) in [
+        (
+            "ftp://example.org/x",
+            "`ftp://example.org/x` is a ftp url; a webhook url starts with https://",
+        ),
+        (
+            "example.org/hook",
+            "`example.org/hook` is not an absolute url",
+        ),
+    ] {
+        let out = run(&t, &["webhook", "add", url]);
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        assert!(text(&out.stderr).contains(message), "{}", text(&out.stderr));
+    }
+    let out = run(
+        &t,
+        &[
+            "webhook",
+            "add",
+            "https://example.org/new",
+            "--event",
+            "article.edited",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(
+            "`article.edited` is not an event; the events are article.created, article.updated, \
+             article.deleted, article.restored, article.reverted"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(hooks().await, 2, "nothing written by a refused add");
+
+    let out = run(&t, &["webhook", "list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let list = text(&out.stdout);
+    assert!(
+        list.contains("1\thttps://example.org/hooks/qt\tarticle.updated,article.deleted\tcreated ")
+            && list.contains("\t0 pending, 0 delivered, 0 failed"),
+        "{list}"
+    );
+    assert!(
+        list.contains("2\thttp://127.0.0.1:9000/in\tall events\t"),
+        "{list}"
+    );
+    assert!(!list.contains(&secret) && !list.contains(&other_secret) && !list.contains("whsec_"));
+
+    for unknown in ["99", "https://nowhere.example/"] {
+        let out = run(&t, &["webhook", "remove", unknown]);
+        assert_eq!(out.status.code(), Some(1), "{unknown}");
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "no webhook with id or url `{unknown}`; `quicktakes webhook list` shows them"
+            )),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(hooks().await, 2);
+    let out = run(&t, &["webhook", "remove", "https://example.org/hooks/qt"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("webhook 1 (https://example.org/hooks/qt) removed"));
+    let out = run(&t, &["webhook", "remove", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(hooks().await, 0);
+    assert_eq!(text(&run(&t, &["webhook", "list"]).stdout), "");
 }

@@ -8,6 +8,9 @@ pub mod editor_token;
 pub mod revision;
 pub mod row;
 pub mod subject;
+pub mod webhook;
+pub mod webhook_delivery;
+pub mod webhook_outbox;
 
 pub mod prelude {
     //! The entities under their table names, for `use entity::prelude::*`.
@@ -17,4 +20,7 @@ pub mod prelude {
     pub use super::editor_token::Entity as EditorToken;
     pub use super::revision::Entity as Revision;
     pub use super::subject::Entity as Subject;
+    pub use super::webhook::Entity as Webhook;
+    pub use super::webhook_delivery::Entity as WebhookDelivery;
+    pub use super::webhook_outbox::Entity as WebhookOutbox;
 }

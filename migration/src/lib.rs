@@ -8,6 +8,7 @@ mod m20261128_000003_token_hash_index;
 mod m20261129_000001_article_language;
 mod m20261130_000001_article_live_index;
 mod m20261130_000002_subject_listing_index;
+mod m20261201_000001_webhooks;
 
 /// Runs `statements` in order, on one connection: the migrations whose SQL
 /// differs by backend. (One by one, they could each take another pooled
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_article_language::Migration),
             Box::new(m20261130_000001_article_live_index::Migration),
             Box::new(m20261130_000002_subject_listing_index::Migration),
+            Box::new(m20261201_000001_webhooks::Migration),
         ]
     }
 }

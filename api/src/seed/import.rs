@@ -50,7 +50,7 @@ use crate::service::article::{
     Change, DerivedText, INSERT_CHUNK, ImportedSource, NewArticleRow, OnTaken, StoredArticle,
     insert_articles, load_many, write_change,
 };
-use crate::service::changes::{ChangeSink, Changed};
+use crate::service::changes::{Before, ChangeKind, ChangeSink, Changed};
 use crate::service::pause::{self, Pause};
 use crate::service::revision::IMPORT_EDITOR;
 use crate::service::subject::ensure_subjects;
@@ -517,7 +517,12 @@ async fn write_rows(
                 now,
             };
             write_change(txn, current, &change).await?;
-            changed.record(file.id);
+            let kind = if current.is_deleted() {
+                ChangeKind::Restored
+            } else {
+                ChangeKind::Updated
+            };
+            changed.record_change(file.id, kind, Before::of(current));
             progress.advance(1);
         }
     }
@@ -554,7 +559,7 @@ async fn write_rows(
         for &i in chunk {
             let id = files[i].id;
             if inserted.contains(&id) {
-                changed.record(id);
+                changed.record_change(id, ChangeKind::Created, Before::Absent);
             } else {
                 actions[i] = Action::Conflict(
                     "another article took its id, slug, url or file name while this import ran"

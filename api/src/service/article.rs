@@ -10,7 +10,7 @@ use sea_orm::{
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, sea_query::OnConflict,
 };
 
-use super::changes::ChangeSink;
+use super::changes::{Before, ChangeKind, ChangeSink};
 use super::pause::{self, Pause};
 use super::revision::{self, FieldChange};
 use super::subject::{ensure_subjects, subjects_by_id};
@@ -365,9 +365,14 @@ async fn set_deleted(
     note: Option<&str>,
     after_read: Option<&Pause>,
 ) -> Result<StoredArticle> {
-    in_write_txn(db, sink, |txn| async move {
-        let saved = set_deleted_in(&txn, id, deleted, editor, note, after_read).await?;
-        Ok((txn, saved))
+    let kind = if deleted {
+        ChangeKind::Deleted
+    } else {
+        ChangeKind::Restored
+    };
+    in_write_txn(db, sink, kind, |txn| async move {
+        let (before, saved) = set_deleted_in(&txn, id, deleted, editor, note, after_read).await?;
+        Ok((txn, saved, before))
     })
     .await
 }
@@ -379,7 +384,7 @@ async fn set_deleted_in(
     editor: &str,
     note: Option<&str>,
     after_read: Option<&Pause>,
-) -> Result<StoredArticle> {
+) -> Result<(Before, StoredArticle)> {
     let stored = load(txn, id).await?.ok_or_else(|| not_found(id))?;
     pause::at(after_read).await;
     if stored.is_deleted() == deleted {
@@ -409,7 +414,8 @@ async fn set_deleted_in(
     let changes = [revision::deletion_change(!deleted, deleted)];
     let row = revision::revision_row(id, version, editor, note, &changes, now)?;
     revision::record(txn, row).await?;
-    load(txn, id).await?.ok_or_else(|| not_found(id))
+    let saved = load(txn, id).await?.ok_or_else(|| not_found(id))?;
+    Ok((Before::of(&stored), saved))
 }
 
 /// Deletes article `id` (a tombstone), with its revision.

@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
 use super::article::{
     DerivedText, NewArticleRow, OnTaken, StoredArticle, insert_articles, wanted_subjects,
 };
-use super::changes::ChangeSink;
+use super::changes::{Before, ChangeKind, ChangeSink};
 use super::edit::{check, slugify, subject_slug_for};
 use super::related::{check_related_ids, links_for};
 use super::revision;
@@ -56,9 +56,9 @@ pub async fn create(
     note: Option<&str>,
 ) -> Result<StoredArticle> {
     let new = &new;
-    in_write_txn(db, sink, |txn| async move {
+    in_write_txn(db, sink, ChangeKind::Created, |txn| async move {
         let saved = create_in(&txn, new.clone(), editor, note).await?;
-        Ok((txn, saved))
+        Ok((txn, saved, Before::Absent))
     })
     .await
 }

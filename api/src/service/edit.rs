@@ -14,7 +14,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::article::{Change, StoredArticle, write_change};
-use super::changes::ChangeSink;
+use super::changes::{Before, ChangeKind, ChangeSink};
 use super::pause::{self, Pause};
 use super::revision::{FieldChange, field_values, set_field};
 use super::write::{in_write_txn, live};
@@ -173,11 +173,11 @@ pub async fn merge_edit_paused(
     note: Option<&str>,
     after_row_read: Option<&Pause>,
 ) -> Result<StoredArticle> {
-    in_write_txn(db, sink, |txn| async move {
+    in_write_txn(db, sink, ChangeKind::Updated, |txn| async move {
         let stored = live(&txn, id).await?;
         pause::at(after_row_read).await;
         let saved = merge(&txn, &stored, expected, submitted, editor, note).await?;
-        Ok((txn, saved))
+        Ok((txn, saved, Before::of(&stored)))
     })
     .await
 }
@@ -245,11 +245,11 @@ pub async fn revert(
 ) -> Result<StoredArticle> {
     let note = note.map_or_else(|| format!("revert to version {to_version}"), str::to_owned);
     let note = &note;
-    in_write_txn(db, sink, |txn| async move {
+    in_write_txn(db, sink, ChangeKind::Reverted, |txn| async move {
         let stored = live(&txn, id).await?;
         let submitted = submitted_at_version(&txn, &stored, to_version).await?;
         let saved = merge(&txn, &stored, expected, &submitted, editor, Some(note)).await?;
-        Ok((txn, saved))
+        Ok((txn, saved, Before::of(&stored)))
     })
     .await
 }
@@ -286,12 +286,12 @@ pub async fn apply(
     apply: impl Fn(&mut ArticleFields),
 ) -> Result<StoredArticle> {
     let apply = &apply;
-    in_write_txn(db, sink, |txn| async move {
+    in_write_txn(db, sink, ChangeKind::Updated, |txn| async move {
         let stored = live(&txn, id).await?;
         let mut fields = stored.fields.clone();
         apply(&mut fields);
         let saved = save(&txn, &stored, &fields, editor, note).await?;
-        Ok((txn, saved))
+        Ok((txn, saved, Before::of(&stored)))
     })
     .await
 }

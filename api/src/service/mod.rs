@@ -18,4 +18,5 @@ pub mod score;
 pub mod search;
 pub mod subject;
 pub mod token;
+pub mod webhook;
 pub mod write;

@@ -7,7 +7,7 @@ use entity::{article, subject};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::article::StoredArticle;
-use super::changes::ChangeSink;
+use super::changes::{Before, ChangeKind, ChangeSink};
 use super::edit::{Submitted, merge};
 use super::write::{in_write_txn, live};
 use crate::error::{Error, Result};
@@ -27,12 +27,12 @@ pub async fn set_related(
     note: Option<&str>,
 ) -> Result<StoredArticle> {
     check_related_ids(id, ids)?;
-    in_write_txn(db, sink, |txn| async move {
+    in_write_txn(db, sink, ChangeKind::Updated, |txn| async move {
         let stored = live(&txn, id).await?;
         let links = links_for(&txn, &stored.fields.related, ids).await?;
         let submitted: Submitted = vec![(Field::Related, crate::fields::related_json(&links))];
         let saved = merge(&txn, &stored, expected, &submitted, editor, note).await?;
-        Ok((txn, saved))
+        Ok((txn, saved, Before::of(&stored)))
     })
     .await
 }

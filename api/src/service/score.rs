@@ -8,7 +8,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::article::StoredArticle;
-use super::changes::ChangeSink;
+use super::changes::{Before, ChangeKind, ChangeSink};
 use super::revision::{self, FieldChange};
 use super::write::{in_write_txn, live, not_found};
 use crate::error::{Error, Foreign, Result, classify};
@@ -36,9 +36,10 @@ pub async fn adjust_score(
     if !delta.is_finite() {
         return Err(Error::bad_input("delta", "`delta` must be a finite number"));
     }
-    in_write_txn(db, sink, |txn| async move {
+    in_write_txn(db, sink, ChangeKind::Updated, |txn| async move {
         let saved = adjust_in(&txn, id, delta, editor, note).await?;
-        Ok((txn, saved))
+        // A score moves no article: no read of it before is needed.
+        Ok((txn, saved, Before::Unmoved))
     })
     .await
 }

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::article::{StoredArticle, with_links};
-use super::changes::{ChangeSink, Changed};
+use super::changes::{Before, ChangeKind, ChangeSink, Changed};
 use super::subject::subjects_by_id;
 use crate::db::begin_write;
 use crate::error::{Error, Result};
@@ -64,7 +64,10 @@ pub(super) async fn live(txn: &DatabaseTransaction, id: i64) -> Result<StoredArt
 const WRITE_ATTEMPTS: u32 = 3;
 
 /// Runs `attempt` in a write transaction and commits it through `sink`,
-/// which announces the article the attempt returns once it is committed.
+/// which announces the article the attempt returns once it is committed,
+/// as a change of `kind`. The attempt also returns where readers found the
+/// article before it ([`Before::of`] what it read), which the webhooks
+/// report as the old url.
 ///
 /// An attempt that lost a version race ([`Error::LostRace`]: the row
 /// changed between its read and its guarded write) is rolled back and run
@@ -75,18 +78,21 @@ const WRITE_ATTEMPTS: u32 = 3;
 pub(crate) async fn in_write_txn<F, Fut>(
     db: &DatabaseConnection,
     sink: &ChangeSink,
+    kind: ChangeKind,
     mut attempt: F,
 ) -> Result<StoredArticle>
 where
     F: FnMut(DatabaseTransaction) -> Fut,
-    Fut: Future<Output = Result<(DatabaseTransaction, StoredArticle)>>,
+    Fut: Future<Output = Result<(DatabaseTransaction, StoredArticle, Before)>>,
 {
     let mut attempts = 1;
     loop {
         let txn = begin_write(db).await?;
         match attempt(txn).await {
-            Ok((txn, saved)) => {
-                sink.commit(txn, Changed::of(saved.model.id)).await?;
+            Ok((txn, saved, before)) => {
+                let mut changed = Changed::default();
+                changed.record_change(saved.model.id, kind, before);
+                sink.commit(txn, changed).await?;
                 return Ok(saved);
             }
             Err(Error::LostRace { id }) if attempts < WRITE_ATTEMPTS => {

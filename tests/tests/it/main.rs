@@ -23,4 +23,5 @@ mod robustness;
 mod search_bounds;
 mod seed_job;
 mod statement_budget;
+mod webhooks;
 mod websocket;

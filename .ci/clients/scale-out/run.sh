@@ -143,7 +143,7 @@ token=$(DATABASE_URL="$primary_url" "$BIN" token create --name scale-out --role 
 
 status=0
 QT_LB="http://127.0.0.1:$lb_port" QT_A="http://127.0.0.1:$a_port" QT_B="http://127.0.0.1:$b_port" \
-  QT_B_PID="$b_pid" QT_TOKEN="$token" QT_REPLICA_PSQL="$pgbin/psql -h 127.0.0.1 -p $replica_port -U postgres -d quicktakes" \
+  QT_B_PID="$b_pid" QT_TOKEN="$token" QT_BIN="$BIN" QT_PRIMARY_URL="$primary_url" QT_REPLICA_PSQL="$pgbin/psql -h 127.0.0.1 -p $replica_port -U postgres -d quicktakes" \
   QT_AS_PG="$( [[ $(id -u) -eq 0 ]] && echo "runuser -u postgres --" )" \
   node --test --test-reporter=spec --test-concurrency=1 --test-timeout=120000 "$@" "$here/scale-out.test.mjs" || status=$?
 

@@ -170,6 +170,60 @@ test('through haproxy: persisted queries are learnt per instance, anonymous GETs
   assert.equal(editor.headers.get('cache-control'), 'private, no-store');
 });
 
+test('webhooks: each edit, whichever instance served it, is delivered once, signed, by one of them', async () => {
+  const { createServer } = await import('node:http');
+  const { createHmac } = await import('node:crypto');
+  const got = [];
+  const receiver = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body: Buffer.concat(chunks) });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${receiver.address().port}/hook`;
+  const cli = (args) =>
+    execSync(`${env('QT_BIN')} webhook ${args}`, {
+      env: { ...process.env, DATABASE_URL: env('QT_PRIMARY_URL') },
+      encoding: 'utf8',
+    });
+  const secret = cli(`add ${url} --event article.updated`).trim().split('\n').pop();
+  assert.match(secret, /^whsec_/);
+  try {
+    const versions = [];
+    const servedBy = new Set();
+    for (let i = 0; i < 10; i++) {
+      const r = await gql(LB, `mutation { adjustScore(id: "${ID}", delta: 1) { version } }`, {}, { token: TOKEN });
+      versions.push(data(r).adjustScore.version);
+      servedBy.add(r.servedBy);
+    }
+    assert.deepEqual([...servedBy].sort(), ['a', 'b'], 'both instances committed edits');
+    await until('ten deliveries', () => got.length >= 10, 15000, () => `${got.length}`);
+    // Both workers see every change (the committing one directly, the other
+    // through LISTEN): give a second delivery every chance to arrive.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(got.length, 10, 'each change delivered once');
+    const delivered = got.map(({ headers, body }) => {
+      const expected = 'sha256=' + createHmac('sha256', secret).update(body).digest('hex');
+      assert.equal(headers['x-quicktakes-signature'], expected, 'signed with the secret over the raw body');
+      const payload = JSON.parse(body);
+      assert.equal(payload.event, 'article.updated');
+      assert.equal(headers['x-quicktakes-event'], 'article.updated');
+      assert.equal(payload.articleId, ID);
+      assert.ok(payload.surrogateKeys.includes(`article:${ID}`), JSON.stringify(payload.surrogateKeys));
+      assert.equal(payload.oldUrl, payload.newUrl, 'a score change does not move the article');
+      return payload.version;
+    });
+    assert.deepEqual(delivered.sort((x, y) => x - y), versions.sort((x, y) => x - y));
+    assert.equal(new Set(got.map((g) => g.headers['x-quicktakes-delivery'])).size, 10);
+  } finally {
+    cli(`remove ${url}`);
+    receiver.close();
+  }
+});
+
 /**
  * Sends `total` requests through haproxy, `concurrency` at a time: 5 % are
  * edits (adjustScore by 1), the rest anonymous page reads. A request that

@@ -266,13 +266,10 @@ pub fn sign(secret: &str, body: &[u8]) -> Result<String> {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
         .map_err(|e| Error::Internal(format!("HMAC key: {e}")))?;
     mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(7 + digest.len() * 2);
-    out.push_str("sha256=");
-    for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    Ok(out)
+    Ok(format!(
+        "sha256={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
 }
 
 /// Writes, in `txn`, an outbox row for each change in `changed` that a

@@ -54,10 +54,7 @@ fn assert_not_stored(r: &TestResponse, what: &str) {
 }
 
 fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 fn persisted(hash: &str) -> Value {

@@ -506,10 +506,7 @@ async fn a_persisted_query_runs_over_ws_by_hash_once_any_transport_learnt_it() {
     let server = serve(&app).await;
     let mut ws = connect(&server, None).await;
     let query = "query ById($id: ID!) { article(id: $id) { id } }";
-    let hash: String = sha2::Sha256::digest(query.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = hex::encode(sha2::Sha256::digest(query.as_bytes()));
     let by_hash = |id: &str| {
         json!({
             "id": id,

@@ -11,7 +11,6 @@
 //! not parse), which costs only evictions: the cache is bounded by bytes,
 //! and every text is under the body limit.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use quick_cache::Weighter;
@@ -122,12 +121,7 @@ fn hash_in(extensions: Option<&Value>) -> Result<Option<String>, Error> {
 
 /// The lower-case hex SHA-256 of `text`, as APQ clients spell it.
 fn sha256_hex(text: &str) -> String {
-    let mut hex = String::with_capacity(64);
-    for byte in Sha256::digest(text.as_bytes()) {
-        // Writing to a String cannot fail.
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]

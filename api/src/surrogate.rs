@@ -67,15 +67,34 @@ pub fn header_value(keys: &BTreeSet<Key>, separator: char) -> String {
     out
 }
 
+/// Longest key list a response names one by one. Fastly and Cloudflare
+/// take 16 KB per header, and haproxy's default buffer about as much for
+/// all of a response's headers; a page of 100 articles with 10 links each
+/// would name over a thousand keys.
+const HEADER_BUDGET: usize = 8 * 1024;
+
 /// Names `keys` in `headers`, for Fastly (`Surrogate-Key`, space-separated)
-/// and Cloudflare (`Cache-Tag`, comma-separated); nothing when there are none.
+/// and Cloudflare (`Cache-Tag`, comma-separated); nothing when there are
+/// none. Over [`HEADER_BUDGET`], `articles` alone stands for them: every
+/// change purges it (see [`of_change`]), so the response is still purged
+/// whenever it may be stale, only more often.
 pub fn tag(headers: &mut axum::http::HeaderMap, keys: &BTreeSet<Key>) {
     if keys.is_empty() {
         return;
     }
-    for (name, separator) in [("surrogate-key", ' '), ("cache-tag", ',')] {
-        // Keys are ASCII digits, letters and colons: always a valid value.
-        if let Ok(value) = axum::http::HeaderValue::from_str(&header_value(keys, separator)) {
+    let mut spaced = header_value(keys, ' ');
+    let mut keys = keys;
+    let every_change = BTreeSet::from([Key::Articles]);
+    if spaced.len() > HEADER_BUDGET {
+        keys = &every_change;
+        spaced = header_value(keys, ' ');
+    }
+    for (name, value) in [
+        ("surrogate-key", spaced),
+        ("cache-tag", header_value(keys, ',')),
+    ] {
+        // Keys are ASCII letters, digits and colons: always a valid value.
+        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
             headers.insert(name, value);
         }
     }
@@ -119,6 +138,19 @@ mod tests {
             header_value(&of_change(7, [2, 2]), ','),
             "article:7,articles:2,articles"
         );
+    }
+
+    #[test]
+    fn a_page_of_too_many_keys_is_filed_under_the_key_every_change_purges() {
+        let mut headers = axum::http::HeaderMap::new();
+        let many: BTreeSet<Key> = (0..1_100).map(|i| Key::Article(1_000_000 + i)).collect();
+        tag(&mut headers, &many);
+        assert_eq!(headers["surrogate-key"], "articles");
+        assert_eq!(headers["cache-tag"], "articles");
+        let few = BTreeSet::from([Key::Article(7), Key::Subject(1)]);
+        tag(&mut headers, &few);
+        assert_eq!(headers["surrogate-key"], "article:7 subject:1");
+        assert_eq!(headers["cache-tag"], "article:7,subject:1");
     }
 
     #[test]

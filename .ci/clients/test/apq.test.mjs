@@ -19,6 +19,7 @@ function recording() {
     const copy = res.clone();
     seen.push({
       method: (init.method || 'GET').toUpperCase(),
+      accept: new Headers(init.headers).get('accept'),
       url: String(url),
       body: init.body ? JSON.parse(init.body) : undefined,
       status: res.status,
@@ -75,8 +76,12 @@ test('Apollo PersistedQueryLink: a miss, a retry with the document, then GETs by
   assert.match(hit.cacheControl, /^public, max-age=\d+, s-maxage=\d+/);
   assert.ok(hit.surrogateKey.split(' ').includes(`article:${SEED_ID}`), hit.surrogateKey);
 
-  // The same url revalidates: what a CDN or the browser's cache sends.
-  const again = await globalThis.fetch(hit.url, { headers: { 'if-none-match': hit.etag } });
+  // The same request revalidates: what a CDN or the browser's cache sends.
+  const again = await globalThis.fetch(hit.url, { headers: { accept: hit.accept, 'if-none-match': hit.etag } });
   assert.equal(again.status, 304);
   assert.equal(again.headers.get('etag'), hit.etag);
+  // The other media type is another representation, with its own ETag.
+  const json = await globalThis.fetch(hit.url, { headers: { accept: 'application/json', 'if-none-match': hit.etag } });
+  assert.equal(json.status, 200);
+  assert.notEqual(json.headers.get('etag'), hit.etag);
 });

@@ -94,14 +94,29 @@ impl Query {
             }
         };
         // A miss stays a miss until an article with that id, or any new
-        // article (for a slug or url), is made.
+        // article (for a slug or url), is made. A hit through a former
+        // slug or url lasts until another article takes it: any change
+        // may, so the answer is filed under every change's key too.
+        let asked = match key {
+            ArticleKey::Id(_) => None,
+            ArticleKey::Slug(slug) => Some(slug.to_owned()),
+            ArticleKey::Url(url) => Some(url.to_owned()),
+        };
         let missing = match key {
             ArticleKey::Id(id) => Key::Article(id),
             ArticleKey::Slug(_) | ArticleKey::Url(_) => Key::Articles,
         };
         let found = lookup::live_article(db, key, texts).await.extend()?;
-        if found.is_none() {
-            shows(ctx, missing);
+        match &found {
+            None => shows(ctx, missing),
+            Some(model)
+                if asked
+                    .as_deref()
+                    .is_some_and(|asked| asked != model.slug && asked != model.url) =>
+            {
+                shows(ctx, Key::Articles);
+            }
+            Some(_) => {}
         }
         Ok(found.map(|model| Article::shown(ctx, model)))
     }

@@ -9,10 +9,16 @@ pub(super) fn of(body: &[u8]) -> String {
     format!("\"{}\"", &blake3::hash(body).to_hex()[..32])
 }
 
-/// The weak ETag of `body`, for a response that may be sent compressed:
-/// the same body in another coding is not byte for byte the same.
-pub(super) fn weak_of(body: &[u8]) -> String {
-    format!("W/{}", of(body))
+/// The weak ETag of `body` sent as `content_type`, for a response that
+/// may be sent compressed: the same body in another coding is not byte for
+/// byte the same, but the same body in another media type is another
+/// representation.
+pub(super) fn weak_of(content_type: &[u8], body: &[u8]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(content_type);
+    hasher.update(b"\n");
+    hasher.update(body);
+    format!("W/\"{}\"", &hasher.finalize().to_hex()[..32])
 }
 
 /// Whether the request's `If-None-Match` names `etag` (compared weakly, as

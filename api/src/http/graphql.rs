@@ -81,20 +81,21 @@ async fn authenticate(
     })
 }
 
-/// Checks a batch's size and parses each of its documents (after its token
-/// budget), before anything runs. The schema's policy checks the other
-/// limits itself, for every transport.
+/// Checks a batch's size (`unknown` items besides its requests) and parses
+/// each of its documents (after its token budget), before anything runs.
+/// The schema's policy checks the other limits itself, for every transport.
 fn refuse_before_running(
     state: &AppState,
     media: MediaType,
     headers: &HeaderMap,
     batch: &mut BatchRequest,
+    unknown: usize,
 ) -> Option<Response> {
     let requests: Vec<&mut Request> = match batch {
         BatchRequest::Single(r) => vec![r],
         BatchRequest::Batch(rs) => rs.iter_mut().collect(),
     };
-    if let Err(refused) = state.limits.check_batch(requests.len()) {
+    if let Err(refused) = state.limits.check_batch(requests.len() + unknown) {
         return Some(refusal(
             media,
             Stage::Graphql,
@@ -142,11 +143,11 @@ async fn execute(
     headers: &HeaderMap,
     client: Option<IpAddr>,
     media: MediaType,
-    batch: BatchRequest,
+    sent: Sent,
     method: Method,
 ) -> Response {
     let keys = Keys::default();
-    let mut response = match run(state, headers, client, media, batch, &keys).await {
+    let mut response = match run(state, headers, client, media, sent, &keys).await {
         Ok(answer) => {
             let anonymous = !headers.contains_key(header::AUTHORIZATION);
             if method == Method::Get && anonymous && answer.clean {
@@ -182,7 +183,7 @@ impl Answer {
     /// ETag of its body (the compression layer sends the same body in
     /// several codings), and a bodiless 304 when `If-None-Match` names it.
     fn cacheable(self, policy: CachePolicy, request: &HeaderMap, media: MediaType) -> Response {
-        let etag = super::etag::weak_of(&self.body);
+        let etag = super::etag::weak_of(media.content_type().as_bytes(), &self.body);
         let mut response = if super::etag::unchanged(request, &etag) {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
@@ -204,6 +205,24 @@ impl Answer {
     }
 }
 
+/// What a client sent: its request(s), and where in a batch an item sent
+/// only the hash of a persisted query this server does not know (that
+/// item's answer is `PERSISTED_QUERY_NOT_FOUND`, in its place in the array,
+/// and the others run: a batching client expects an array).
+struct Sent {
+    batch: BatchRequest,
+    unknown: Vec<usize>,
+}
+
+impl From<BatchRequest> for Sent {
+    fn from(batch: BatchRequest) -> Self {
+        Self {
+            batch,
+            unknown: Vec::new(),
+        }
+    }
+}
+
 /// Runs the request(s), the surrogate keys of what they show collected in
 /// `keys`: the answer, or the refusal already written.
 async fn run(
@@ -211,11 +230,12 @@ async fn run(
     headers: &HeaderMap,
     client: Option<IpAddr>,
     media: MediaType,
-    mut batch: BatchRequest,
+    sent: Sent,
     keys: &Keys,
 ) -> Result<Answer, Response> {
+    let Sent { mut batch, unknown } = sent;
     let editor = authenticate(state, headers, client, media).await?;
-    if let Some(refused) = refuse_before_running(state, media, headers, &mut batch) {
+    if let Some(refused) = refuse_before_running(state, media, headers, &mut batch, unknown.len()) {
         return Err(refused);
     }
     let caller = Caller {
@@ -241,6 +261,18 @@ async fn run(
             crate::metrics::record_operation(op, "internal", elapsed);
         }
         return Err(refusal(media, Stage::Http, &Error::Panicked, headers));
+    };
+    let response = match response {
+        BatchResponse::Batch(mut answers) => {
+            // In ascending order, so each lands where it was sent.
+            for &at in &unknown {
+                let missing = Error::PersistedQueryNotFound.to_server_error();
+                let answer = async_graphql::Response::from_errors(vec![missing]);
+                answers.insert(at.min(answers.len()), answer);
+            }
+            BatchResponse::Batch(answers)
+        }
+        single => single,
     };
     let clean = match &response {
         BatchResponse::Single(r) => r.errors.is_empty(),
@@ -282,9 +314,10 @@ async fn run(
     })
 }
 
-/// The headers every `/graphql` answer carries, whatever it is: a
-/// response that set no `Cache-Control` is never stored.
-fn finish(mut response: Response) -> Response {
+/// The headers every `/graphql` answer carries, whatever it is (the rate
+/// limit's 429 and a body's 413 included): a response that set no
+/// `Cache-Control` is never stored.
+pub(super) async fn finish(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::VARY, HeaderValue::from_static(VARY));
     headers
@@ -316,7 +349,7 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    finish(answer_get(&state, client, &headers, raw).await)
+    answer_get(&state, client, &headers, raw).await
 }
 
 async fn answer_get(
@@ -338,12 +371,12 @@ async fn answer_get(
         let value = match key.as_str() {
             "variables" | "extensions" => match serde_json::from_str(&value) {
                 Ok(v) => v,
-                Err(_) => {
+                Err(e) => {
                     return request_error(
                         media,
                         headers,
-                        "variables",
-                        &format!("`{key}` is not JSON"),
+                        &key,
+                        &format!("`{key}` is not JSON ({e}); URL-encode a JSON object"),
                     );
                 }
             },
@@ -372,7 +405,7 @@ async fn answer_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let request = BatchRequest::Single(request);
+    let request = BatchRequest::Single(request).into();
     execute(state, headers, client, media, request, Method::Get).await
 }
 
@@ -384,7 +417,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    finish(answer_post(&state, client, &headers, &body).await)
+    answer_post(&state, client, &headers, &body).await
 }
 
 async fn answer_post(
@@ -421,14 +454,15 @@ async fn answer_post(
             );
         }
     };
-    let batch = match value {
+    let sent = match value {
         Value::Object(params) => match request_from_params(&params, &state.persisted) {
-            Ok(r) => BatchRequest::Single(r),
+            Ok(r) => BatchRequest::Single(r).into(),
             Err(error) => return params_refused(media, headers, &error),
         },
         Value::Array(items) if !items.is_empty() => {
             let mut requests = Vec::with_capacity(items.len());
-            for item in items {
+            let mut unknown = Vec::new();
+            for (at, item) in items.into_iter().enumerate() {
                 let Value::Object(params) = item else {
                     return request_error(
                         media,
@@ -439,10 +473,14 @@ async fn answer_post(
                 };
                 match request_from_params(&params, &state.persisted) {
                     Ok(r) => requests.push(r),
+                    Err(Error::PersistedQueryNotFound) => unknown.push(at),
                     Err(error) => return params_refused(media, headers, &error),
                 }
             }
-            BatchRequest::Batch(requests)
+            Sent {
+                batch: BatchRequest::Batch(requests),
+                unknown,
+            }
         }
         _ => {
             return request_error(
@@ -453,7 +491,7 @@ async fn answer_post(
             );
         }
     };
-    execute(state, headers, client, media, batch, Method::Post).await
+    execute(state, headers, client, media, sent, Method::Post).await
 }
 
 #[cfg(test)]

@@ -344,9 +344,14 @@ async fn readyz(State(state): State<AppState>) -> Response {
 pub fn app(state: AppState, config: &HttpConfig) -> Router {
     crate::metrics::install();
     // What the anonymous rate limit covers: GraphQL on both transports and
-    // the reader pages, each a database read.
-    let limited = Router::new()
+    // the reader pages, each a database read. Every `/graphql` answer, a
+    // refusal by the limit or of the body included, gets its caching
+    // headers in one place.
+    let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .route_layer(middleware::map_response(graphql::finish));
+    let limited = Router::new()
         .route("/graphql/ws", get(ws::upgrade))
         .route(
             "/learn/{subject}/questions/{slug}",
@@ -354,6 +359,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     let router = Router::new()
+        .merge(graphql)
         .merge(limited)
         .route("/", get(|| async { Redirect::temporary("/graphiql") }))
         .merge(graphiql::routes(config))

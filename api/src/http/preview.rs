@@ -120,16 +120,16 @@ pub(super) async fn article_page(
             if let Some(query) = query.filter(|q| !q.is_empty()) {
                 location = format!("{location}?{query}");
             }
-            return moved(&location);
+            return until_any_change(moved(&location));
         }
         Ok(Found::Missing) => {
-            return message(
+            return until_any_change(message(
                 StatusCode::NOT_FOUND,
                 "Not found",
                 &format!(
                     "No article is published at {url}. Check the address, or search for the question."
                 ),
-            );
+            ));
         }
         Err(e) => return failed(&e),
     };
@@ -329,7 +329,22 @@ fn moved(location: &str) -> Response {
     }
 }
 
-/// A short page saying what went wrong and what to do.
+/// A redirect or a 404, which caches would keep (a CDN for an hour by
+/// default) past the change that ends it: an article made at that url, or
+/// another taking the old url over. Any change may, so it is filed under
+/// the key every change purges, and revalidated.
+fn until_any_change(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    crate::surrogate::tag(
+        headers,
+        &std::collections::BTreeSet::from([crate::surrogate::Key::Articles]),
+    );
+    response
+}
+
+/// A short page saying what went wrong and what to do; not stored (a
+/// refused link, a failure), unless [`until_any_change`] says otherwise.
 fn message(status: StatusCode, heading: &str, text: &str) -> Response {
     let rendered = templates()
         .and_then(|t| t.get_template("message.html"))
@@ -346,7 +361,12 @@ fn message(status: StatusCode, heading: &str, text: &str) -> Response {
             (status, format!("{heading}: {text}")).into_response()
         }
     };
-    secure(response.headers_mut());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    secure(headers);
     response
 }
 

@@ -210,7 +210,7 @@ async fn a_nested_page_names_every_article_and_subject_it_shows_and_no_other() {
     // An article whose links point at loaded articles.
     let listed = app
         .data(
-            "{ articles(first: 40, orderBy: ID_ASC) { nodes { slug related { article { id } } } } }",
+            "{ articles(first: 40, orderBy: ID_ASC) { nodes { id slug subject { id } related { article { id } } } } }",
             json!({}),
         )
         .await;
@@ -260,37 +260,29 @@ async fn a_nested_page_names_every_article_and_subject_it_shows_and_no_other() {
         !purged.is_disjoint(&keys),
         "editing a link target purges the page"
     );
-    let unrelated = listed["articles"]["nodes"]
+    // An article the page does not show (nor link to) leaves it cached.
+    let other = listed["articles"]["nodes"]
         .as_array()
         .expect("nodes")
         .iter()
-        .filter_map(|a| a["slug"].as_str())
-        .find(|s| *s != slug)
-        .expect("another article");
-    let other = app
-        .data(
-            "query($s: String!) { article(slug: $s) { id subject { id } } }",
-            json!({ "s": unrelated }),
-        )
-        .await;
-    let other_id: i64 = other["article"]["id"]
+        .find(|a| !keys.contains(&format!("article:{}", a["id"].as_str().unwrap_or_default())))
+        .expect("an article the page does not show");
+    let other_id: i64 = other["id"]
         .as_str()
         .and_then(|s| s.parse().ok())
         .expect("id");
-    if !keys.contains(&format!("article:{other_id}")) {
-        let other_subject: i32 = other["article"]["subject"]["id"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .expect("subject");
-        let purged: BTreeSet<String> = surrogate::of_change(other_id, [other_subject])
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert!(
-            purged.is_disjoint(&keys),
-            "an article the page does not show leaves it cached: {purged:?} vs {keys:?}"
-        );
-    }
+    let other_subject: i32 = other["subject"]["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("subject");
+    let purged: BTreeSet<String> = surrogate::of_change(other_id, [other_subject])
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        purged.is_disjoint(&keys),
+        "an article the page does not show leaves it cached: {purged:?} vs {keys:?}"
+    );
 
     // And the target's new title is what the page then shows.
     let token = app.token("ed", Role::Editor).await;
@@ -473,4 +465,68 @@ async fn a_wrong_or_malformed_persisted_hash_is_refused_and_learns_nothing() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{extensions}");
         assert_eq!(r.json()["errors"][0]["extensions"]["field"], field);
     }
+}
+
+#[tokio::test]
+async fn a_batch_item_with_an_unknown_hash_is_answered_in_its_place_and_the_others_run() {
+    let app = TestApp::with_seeds().await;
+    let unknown = sha256_hex("query Never { __typename }");
+    let body = json!([
+        { "query": "{ __typename }" },
+        { "extensions": persisted(&unknown) },
+        { "query": PAGE, "variables": page_vars(SLUG) },
+    ]);
+    let r = app
+        .send(
+            Request::post("/graphql")
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let answers = r.json();
+    let answers = answers
+        .as_array()
+        .expect("a batch is answered with an array");
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0]["data"]["__typename"], "Query");
+    assert_eq!(error_code(&answers[1]), "PERSISTED_QUERY_NOT_FOUND");
+    assert!(answers[1].get("data").is_none_or(Value::is_null));
+    assert_eq!(answers[2]["data"]["article"]["id"], "118109");
+    assert_not_stored(&r, "a batch");
+}
+
+#[tokio::test]
+async fn an_answer_found_by_a_former_slug_and_a_missing_reader_page_are_purged_by_any_change() {
+    let app = TestApp::with_seeds().await;
+    let token = app.token("ed", Role::Editor).await;
+    let moved = app
+        .gql_as(
+            Some(&token),
+            r#"mutation { updateArticle(id: "118109", expectedVersion: 1, input: { slug: "hcc-imaging" }) { url } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(moved.json().get("errors").is_none(), "{}", moved.text());
+    // The old slug still finds the article, until another article takes it.
+    let old = get(&app, &url(PAGE, &page_vars(SLUG), None), &[]).await;
+    assert_eq!(old.json()["data"]["article"]["id"], "118109");
+    assert!(keys_of(&old).contains("articles"), "{:?}", keys_of(&old));
+    let current = get(&app, &url(PAGE, &page_vars("hcc-imaging"), None), &[]).await;
+    assert!(
+        !keys_of(&current).contains("articles"),
+        "{:?}",
+        keys_of(&current)
+    );
+
+    // A reader page that does not exist yet, and an old url's redirect.
+    let missing = app.get("/learn/medicine/questions/not-yet-written").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.header("cache-control"), "no-cache");
+    assert_eq!(missing.header("surrogate-key"), "articles");
+    let redirect = app.get(&format!("/learn/medicine/questions/{SLUG}")).await;
+    assert_eq!(redirect.status, StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(redirect.header("cache-control"), "no-cache");
+    assert_eq!(redirect.header("surrogate-key"), "articles");
 }

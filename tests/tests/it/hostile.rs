@@ -123,6 +123,7 @@ async fn a_5_mib_body_is_413() {
     );
     let r = post_raw(&app, body).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.header("cache-control"), "private, no-store");
     still_serving(&app, &r).await;
 }
 

@@ -208,6 +208,8 @@ async fn anonymous_graphql_is_rate_limited_per_ip_and_operations_endpoints_are_n
     // Two a minute: the next one is let in 30 s after the first.
     let wait = retry_after(&r);
     assert!((28..=30).contains(&wait), "Retry-After {wait}");
+    // Of an anonymous GET too: a CDN must not keep the refusal.
+    assert_eq!(r.header("cache-control"), "private, no-store");
     let r = app
         .send(from([10, 0, 0, 1], Request::get("/graphql/ws")))
         .await;

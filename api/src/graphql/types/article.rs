@@ -24,7 +24,7 @@ use crate::surrogate::Key;
 
 /// An article: one question answered in markdown. Shared, not copied: a
 /// link target's row is handed to every field that reads it.
-pub struct Article(pub Arc<article::Model>);
+pub struct Article(Arc<article::Model>);
 
 impl Article {
     /// `model` as the response shows it, recorded in its surrogate keys:

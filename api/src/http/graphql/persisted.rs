@@ -100,11 +100,20 @@ fn hash_in(extensions: Option<&Value>) -> Result<Option<String>, Error> {
             "`persistedQuery` must be an object",
         ));
     };
-    if persisted.get("version").and_then(Value::as_u64) != Some(VERSION) {
-        return Err(Error::bad_input(
-            "extensions.persistedQuery.version",
-            "only version 1 of automatic persisted queries is supported",
-        ));
+    match persisted.get("version") {
+        Some(version) if version.as_u64() == Some(VERSION) => {}
+        None | Some(Value::Null) => {
+            return Err(Error::bad_input(
+                "extensions.persistedQuery.version",
+                "`version` is missing; send 1, the protocol's only version",
+            ));
+        }
+        Some(other) => {
+            return Err(Error::bad_input(
+                "extensions.persistedQuery.version",
+                format!("version {other} is not supported; send 1, the protocol's only version"),
+            ));
+        }
     }
     match persisted.get("sha256Hash") {
         Some(Value::String(hash))
@@ -174,6 +183,7 @@ mod tests {
         for bad in [
             json!({ "persistedQuery": { "version": 1, "sha256Hash": "abc" } }),
             json!({ "persistedQuery": { "version": 2, "sha256Hash": other } }),
+            json!({ "persistedQuery": { "sha256Hash": other } }),
             json!({ "persistedQuery": "x" }),
         ] {
             let refused = cache.query_of(None, Some(&bad));

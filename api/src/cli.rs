@@ -32,8 +32,17 @@ async fn open(cli: &Cli) -> Result<DatabaseConnection> {
     connect(&db_options(cli)).await
 }
 
+/// Exit status for flags that parse one by one but not together (as clap
+/// exits for a flag it refuses itself).
+pub const EXIT_USAGE: u8 = 2;
+
 /// Runs the command; errors are printed, never panicked.
 pub async fn run(cli: Cli) -> ExitCode {
+    if let Err(usage) = check(&cli) {
+        // clap's own form: the message, the usage line, a pointer to --help.
+        let _ = usage.print();
+        return ExitCode::from(EXIT_USAGE);
+    }
     crate::limits::install(cli.limits);
     match dispatch(&cli).await {
         Ok(code) => ExitCode::from(code),
@@ -42,6 +51,21 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// Refuses, before anything is opened or written, flags that clap accepts
+/// one by one but that do not go together.
+fn check(cli: &Cli) -> std::result::Result<(), clap::Error> {
+    use clap::CommandFactory;
+    if let Command::Serve(args) = &cli.command
+        && let Err(message) = args.webhooks.check()
+    {
+        let mut command = Cli::command();
+        command.build();
+        let mut serve = command.find_subcommand("serve").cloned().unwrap_or(command);
+        return Err(serve.error(clap::error::ErrorKind::ArgumentConflict, message));
+    }
+    Ok(())
 }
 
 async fn dispatch(cli: &Cli) -> Result<u8> {

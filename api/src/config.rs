@@ -179,40 +179,46 @@ pub struct ServeArgs {
     pub webhooks: WebhookDeliveryArgs,
 }
 
-/// The `Cache-Control` of anonymous `GET /graphql` responses without
-/// errors: the only cacheable ones. A response to a request with a token,
-/// a POST, or one with errors is `private, no-store`.
+/// How reads are cached: the `Cache-Control` of anonymous `GET /graphql`
+/// responses without errors (the only cacheable ones; a response to a
+/// request with a token, a POST, or one with errors is `private,
+/// no-store`), and how much query text automatic persisted queries keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct CachePolicy {
     /// Seconds a browser may reuse a response (`max-age`).
-    #[arg(long, env = "QUICKTAKES_CACHE_MAX_AGE", default_value_t = 60)]
+    #[arg(long, env = "QUICKTAKES_CACHE_MAX_AGE", default_value_t = Self::DEFAULT.cache_max_age)]
     pub cache_max_age: u32,
     /// Seconds a CDN may reuse a response (`s-maxage`); purge it sooner
     /// by its surrogate keys.
-    #[arg(long, env = "QUICKTAKES_CACHE_S_MAXAGE", default_value_t = 300)]
+    #[arg(long, env = "QUICKTAKES_CACHE_S_MAXAGE", default_value_t = Self::DEFAULT.cache_s_maxage)]
     pub cache_s_maxage: u32,
     /// Seconds a cache may serve a stale response while it fetches a
     /// fresh one (`stale-while-revalidate`).
     #[arg(
         long,
         env = "QUICKTAKES_CACHE_STALE_WHILE_REVALIDATE",
-        default_value_t = 60
+        default_value_t = Self::DEFAULT.cache_stale_while_revalidate
     )]
     pub cache_stale_while_revalidate: u32,
     /// Bytes of query text each server keeps for automatic persisted
     /// queries, least recently used first out.
-    #[arg(long, env = "QUICKTAKES_APQ_CACHE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    #[arg(long, env = "QUICKTAKES_APQ_CACHE_BYTES", default_value_t = Self::DEFAULT.apq_cache_bytes)]
     pub apq_cache_bytes: u64,
+}
+
+impl CachePolicy {
+    /// The defaults, the flags' included.
+    pub const DEFAULT: Self = Self {
+        cache_max_age: 60,
+        cache_s_maxage: 300,
+        cache_stale_while_revalidate: 60,
+        apq_cache_bytes: 16 * 1024 * 1024,
+    };
 }
 
 impl Default for CachePolicy {
     fn default() -> Self {
-        Self {
-            cache_max_age: 60,
-            cache_s_maxage: 300,
-            cache_stale_while_revalidate: 60,
-            apq_cache_bytes: 16 * 1024 * 1024,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -353,19 +359,22 @@ pub struct WebhookDeliveryArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub webhook_max_attempts: u32,
-    /// Milliseconds before a failed delivery's second attempt; doubled
-    /// after each failure.
+    /// Milliseconds before a failed delivery's second attempt (at least
+    /// 1); doubled after each failure.
     #[arg(
         long,
         env = "QUICKTAKES_WEBHOOK_RETRY_MS",
-        default_value_t = millis(crate::service::webhook::worker::DeliveryConfig::default().first_retry)
+        default_value_t = millis(crate::service::webhook::worker::DeliveryConfig::default().first_retry),
+        value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub webhook_retry_ms: u64,
-    /// Longest wait between two attempts of a delivery, in milliseconds.
+    /// Longest wait between two attempts of a delivery, in milliseconds;
+    /// at least `--webhook-retry-ms`.
     #[arg(
         long,
         env = "QUICKTAKES_WEBHOOK_MAX_RETRY_MS",
-        default_value_t = millis(crate::service::webhook::worker::DeliveryConfig::default().max_retry)
+        default_value_t = millis(crate::service::webhook::worker::DeliveryConfig::default().max_retry),
+        value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub webhook_max_retry_ms: u64,
     /// Milliseconds one webhook request may take, connecting included.
@@ -376,6 +385,16 @@ pub struct WebhookDeliveryArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub webhook_timeout_ms: u64,
+    /// Milliseconds after a change committed before its deliveries' first
+    /// attempt. With read replicas, make it longer than their replay lag,
+    /// so a receiver that purges a CDN at once does not have the CDN
+    /// refetch the old page from a replica.
+    #[arg(
+        long,
+        env = "QUICKTAKES_WEBHOOK_DELAY_MS",
+        default_value_t = millis(crate::service::webhook::worker::DeliveryConfig::default().delay)
+    )]
+    pub webhook_delay_ms: u64,
 }
 
 /// `d` in whole milliseconds, for a flag's default.
@@ -384,7 +403,20 @@ fn millis(d: std::time::Duration) -> u64 {
 }
 
 impl WebhookDeliveryArgs {
-    /// The worker's configuration these flags describe.
+    /// Refuses flags that each parse but do not go together: a longest
+    /// wait below the first.
+    pub fn check(&self) -> Result<(), String> {
+        if self.webhook_max_retry_ms < self.webhook_retry_ms {
+            return Err(format!(
+                "--webhook-max-retry-ms ({}) is below --webhook-retry-ms ({}): the longest wait between two attempts cannot be shorter than the first; raise --webhook-max-retry-ms or lower --webhook-retry-ms",
+                self.webhook_max_retry_ms, self.webhook_retry_ms
+            ));
+        }
+        Ok(())
+    }
+
+    /// The worker's configuration these flags describe (see
+    /// [`Self::check`]).
     pub fn delivery(&self) -> crate::service::webhook::worker::DeliveryConfig {
         use std::time::Duration;
         crate::service::webhook::worker::DeliveryConfig {
@@ -392,6 +424,7 @@ impl WebhookDeliveryArgs {
             first_retry: Duration::from_millis(self.webhook_retry_ms),
             max_retry: Duration::from_millis(self.webhook_max_retry_ms),
             timeout: Duration::from_millis(self.webhook_timeout_ms),
+            delay: Duration::from_millis(self.webhook_delay_ms),
             ..Default::default()
         }
     }

@@ -908,3 +908,68 @@ async fn webhook_add_list_and_remove() {
     assert_eq!(hooks().await, 0);
     assert_eq!(text(&run(&t, &["webhook", "list"]).stdout), "");
 }
+
+#[tokio::test]
+async fn serve_refuses_webhook_retry_waits_of_zero_or_a_longest_below_the_first() {
+    let t = TestDb::new().await;
+    let before = t.snapshot().await;
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        probe.local_addr().expect("addr").port()
+    };
+    for (flags, messages) in [
+        (
+            &["--webhook-retry-ms", "0"][..],
+            &["--webhook-retry-ms"][..],
+        ),
+        (
+            &["--webhook-max-retry-ms", "0"],
+            &["--webhook-max-retry-ms"],
+        ),
+        (
+            &[
+                "--webhook-retry-ms",
+                "2000",
+                "--webhook-max-retry-ms",
+                "1000",
+            ],
+            &[
+                "--webhook-max-retry-ms (1000) is below --webhook-retry-ms (2000)",
+                "Usage: quicktakes serve",
+            ],
+        ),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_quicktakes"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--seeds"])
+            .arg(seeds_dir())
+            .args(flags)
+            .env("DATABASE_URL", &t.url)
+            .current_dir(t.dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        // Refused before anything is opened, it exits by itself; a server
+        // that started would not.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().expect("wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("`serve {}` was not refused: it serves", flags.join(" "));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().expect("output");
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "usage error for {flags:?}: {stderr}"
+        );
+        for message in messages {
+            assert!(stderr.contains(message), "{message:?} in: {stderr}");
+        }
+        assert_eq!(text(&out.stdout), "");
+    }
+    assert_eq!(t.snapshot().await, before, "nothing written");
+}

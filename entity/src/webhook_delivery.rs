@@ -28,7 +28,8 @@ pub struct Model {
     /// Attempts started so far.
     pub attempts: i32,
     /// When the next attempt is due (while pending; while an attempt runs,
-    /// when another instance may take it over).
+    /// when another instance may take it over). By the database's clock,
+    /// like every time the worker writes.
     pub next_attempt_at: DateTimeUtc,
     /// The HTTP status of the last answer, if one came.
     pub last_status: Option<i32>,
@@ -41,6 +42,9 @@ pub struct Model {
     pub last_attempt_at: Option<DateTimeUtc>,
     /// When it was delivered or given up.
     pub finished_at: Option<DateTimeUtc>,
+    /// While an attempt is in flight, when its lease runs out (then another
+    /// instance may take the delivery over); none between attempts.
+    pub leased_until: Option<DateTimeUtc>,
 }
 
 /// Relations of a delivery.

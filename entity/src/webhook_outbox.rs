@@ -30,8 +30,12 @@ pub struct Model {
     pub old_url: Option<String>,
     /// Where readers find it after the change (none once deleted).
     pub new_url: Option<String>,
-    /// When the change committed.
+    /// When the change was made, by the database's clock: as its
+    /// transaction wrote this row, just before it committed.
     pub committed_at: DateTimeUtc,
+    /// The largest webhook id when this row was written: only webhooks up
+    /// to it (that still want the event) get the change.
+    pub last_webhook_id: i32,
 }
 
 /// An outbox row has no relations.

@@ -42,6 +42,10 @@ impl MigrationTrait for Migration {
                     .col(string_null(WebhookOutbox::OldUrl))
                     .col(string_null(WebhookOutbox::NewUrl))
                     .col(timestamp_with_time_zone(WebhookOutbox::CommittedAt))
+                    // The largest webhook id when the row was written: the
+                    // change goes to the webhooks that existed then, not to
+                    // one added before the row is handed out.
+                    .col(integer(WebhookOutbox::LastWebhookId))
                     .to_owned(),
             )
             .await?;
@@ -67,6 +71,7 @@ impl MigrationTrait for Migration {
                         WebhookDelivery::LastAttemptAt,
                     ))
                     .col(timestamp_with_time_zone_null(WebhookDelivery::FinishedAt))
+                    .col(timestamp_with_time_zone_null(WebhookDelivery::LeasedUntil))
                     .foreign_key(
                         ForeignKey::create()
                             .from(WebhookDelivery::Table, WebhookDelivery::WebhookId)
@@ -87,7 +92,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Removing a webhook deletes its deliveries by this column.
+        // The attempts in flight, which a claim counts per webhook.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_webhook_delivery_leased")
+                    .table(WebhookDelivery::Table)
+                    .col(WebhookDelivery::LeasedUntil)
+                    .to_owned(),
+            )
+            .await?;
+        // Removing a webhook deletes its deliveries by this column, and a
+        // failed attempt moves the webhook's other due ones by it.
         manager
             .create_index(
                 Index::create()
@@ -138,6 +154,7 @@ enum WebhookOutbox {
     OldUrl,
     NewUrl,
     CommittedAt,
+    LastWebhookId,
 }
 
 #[derive(DeriveIden)]
@@ -158,4 +175,5 @@ enum WebhookDelivery {
     CreatedAt,
     LastAttemptAt,
     FinishedAt,
+    LeasedUntil,
 }

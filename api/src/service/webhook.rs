@@ -5,9 +5,14 @@
 //! [`ChangeSink::commit`](super::changes::ChangeSink::commit)), so an
 //! outbox row exists exactly when its change committed, and survives a
 //! crash right after. It captures what the change left (version, url,
-//! subject) at that moment. The [`worker`] then turns each outbox row into
-//! one delivery per endpoint, and POSTs them, signed, off the mutation
+//! subject) at that moment, the database's time, and the largest webhook
+//! id then. The [`worker`] then turns each outbox row into one delivery per
+//! endpoint that existed then, and POSTs them, signed, off the mutation
 //! path.
+//!
+//! Every time the webhook tables hold is the database's (see [`sql_now`]),
+//! never an instance's, so instances whose clocks disagree still agree on
+//! what is due and whose lease ran out.
 
 pub mod worker;
 
@@ -28,9 +33,13 @@ use sea_orm::{
 use super::changes::{Before, ChangeKind, Changed};
 use crate::error::{Error, Result};
 
-/// The header carrying `sha256=<hex>`: the HMAC-SHA256 of the exact body,
-/// keyed by the webhook's secret.
+/// The header carrying `sha256=<hex>`: the HMAC-SHA256 of
+/// `<timestamp>.<body>` (the [`TIMESTAMP_HEADER`]'s value, a dot, the exact
+/// body bytes), keyed by the webhook's secret.
 pub const SIGNATURE_HEADER: &str = "x-quicktakes-signature";
+/// The header carrying the attempt's time in Unix seconds, signed with the
+/// body so a receiver can refuse a captured request replayed later.
+pub const TIMESTAMP_HEADER: &str = "x-quicktakes-timestamp";
 /// The header naming the event (the body's `event`).
 pub const EVENT_HEADER: &str = "x-quicktakes-event";
 /// The header carrying the delivery's id (one per endpoint and change).
@@ -260,11 +269,15 @@ pub async fn remove(db: &impl ConnectionTrait, which: &str) -> Result<webhook::M
     Ok(found)
 }
 
-/// `sha256=<hex>`: the HMAC-SHA256 of `body` keyed by `secret`, as the
-/// signature header carries it.
-pub fn sign(secret: &str, body: &[u8]) -> Result<String> {
+/// `sha256=<hex>`, as the signature header carries it: the HMAC-SHA256 of
+/// `{timestamp}.{body}` keyed by `secret`, `timestamp` being the Unix
+/// seconds the timestamp header carries. Signing the time with the body
+/// lets a receiver refuse a captured request replayed later.
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> Result<String> {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
         .map_err(|e| Error::Internal(format!("HMAC key: {e}")))?;
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
     mac.update(body);
     Ok(format!(
         "sha256={}",
@@ -299,10 +312,8 @@ pub async fn enqueue_in(txn: &DatabaseTransaction, changed: &Changed) -> Result<
         return Ok(false);
     }
     let backend = txn.get_database_backend();
-    let now = Utc::now();
     for chunk in rows.chunks(OUTBOX_CHUNK) {
-        let mut values: Vec<Value> = Vec::with_capacity(1 + chunk.len() * 5);
-        values.push(now.into());
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 5);
         let mut tuples = String::new();
         for (id, change) in chunk {
             let (old_url, old_subject, unmoved) = match &change.before {
@@ -332,17 +343,23 @@ pub async fn enqueue_in(txn: &DatabaseTransaction, changed: &Changed) -> Result<
         }
         // A deleted article is found nowhere: no new url. An unmoved one
         // was where it is. (VALUES columns are `column1`… on both backends.)
+        // The time is the database's, as the statement runs (just before
+        // the commit), and the largest webhook id is read by the same
+        // statement: a webhook added later (by a greater id) does not get
+        // this change.
         let sql = format!(
             "INSERT INTO webhook_outbox (event, article_id, version, subject_id, subject_name, \
-             subject_slug, old_subject_id, old_url, new_url, committed_at) \
+             subject_slug, old_subject_id, old_url, new_url, committed_at, last_webhook_id) \
              SELECT v.column2, a.id, a.version, a.subject_id, s.name, s.slug, \
              CASE WHEN v.column5 THEN a.subject_id ELSE v.column4 END, \
              CASE WHEN v.column5 THEN (CASE WHEN a.deleted_at IS NULL THEN a.url END) ELSE v.column3 END, \
-             CASE WHEN a.deleted_at IS NULL THEN a.url END, $1 \
+             CASE WHEN a.deleted_at IS NULL THEN a.url END, {now}, \
+             (SELECT COALESCE(MAX(w.id), 0) FROM webhook w) \
              FROM (VALUES {tuples}) AS v \
              JOIN article a ON a.id = v.column1 \
              JOIN subject s ON s.id = a.subject_id \
-             ORDER BY a.id"
+             ORDER BY a.id",
+            now = sql_now(backend),
         );
         txn.execute_raw(Statement::from_sql_and_values(
             backend,
@@ -360,6 +377,34 @@ pub(crate) fn numbered(backend: DbBackend, sql: &str) -> String {
     match backend {
         DbBackend::Postgres => sql.to_owned(),
         _ => sql.replace('$', "?"),
+    }
+}
+
+/// How SQLite's `strftime` writes a time as the driver writes one into a
+/// `timestamp_with_timezone_text` column (RFC 3339, UTC as `+00:00`), so
+/// the two compare as text in time order and read back alike.
+const SQLITE_TIME: &str = "'%Y-%m-%dT%H:%M:%f+00:00'";
+
+/// SQL for the database's clock now (PostgreSQL: the statement's start),
+/// as `backend` stores a timestamp. Every time the webhook tables hold is
+/// taken from it, never from an instance's clock.
+pub(crate) fn sql_now(backend: DbBackend) -> String {
+    match backend {
+        DbBackend::Postgres => "statement_timestamp()".to_owned(),
+        _ => format!("strftime({SQLITE_TIME}, 'now')"),
+    }
+}
+
+/// SQL for [`sql_now`] plus `ms` milliseconds, `ms` being SQL for an
+/// integer (a placeholder).
+pub(crate) fn sql_now_plus(backend: DbBackend, ms: &str) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            format!(
+                "(statement_timestamp() + CAST({ms} AS double precision) * interval '1 millisecond')"
+            )
+        }
+        _ => format!("strftime({SQLITE_TIME}, 'now', printf('%+.3f seconds', {ms} / 1000.0))"),
     }
 }
 
@@ -401,12 +446,18 @@ mod tests {
     }
 
     #[test]
-    fn signatures_are_hex_hmac_sha256() {
-        // RFC 4231, test case 2.
-        let sig = sign("Jefe", b"what do ya want for nothing?").expect("sign");
+    fn signatures_are_hex_hmac_sha256_of_the_timestamp_a_dot_and_the_body() {
+        // RFC 4231's test case 2 key and message, the message signed at
+        // 1700000000 (as Python's `hmac` computes it).
+        let body = b"what do ya want for nothing?";
         assert_eq!(
-            sig,
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            sign("Jefe", 1_700_000_000, body).expect("sign"),
+            "sha256=1cdd0650c8be1cb0974b1788d458b1e781206cfef59b85faafc582d2e182c57e"
+        );
+        assert_ne!(
+            sign("Jefe", 1_700_000_001, body).expect("sign"),
+            sign("Jefe", 1_700_000_000, body).expect("sign"),
+            "another time, another signature"
         );
     }
 }

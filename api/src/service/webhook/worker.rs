@@ -7,41 +7,66 @@
 //! with `FOR UPDATE SKIP LOCKED` (PostgreSQL) or under SQLite's one write
 //! lock, and removes them in the same transaction. An attempt starts by
 //! claiming its delivery in one statement, which also moves the delivery's
-//! `next_attempt_at` past the request timeout: that is its lease, and no
-//! other instance takes it before it runs out. An instance that dies in
-//! the middle of an attempt leaves the delivery to be attempted again once
-//! the lease ran out (so a receiver may see a delivery twice, never a
-//! change dropped).
+//! `next_attempt_at` (and `leased_until`) past the request timeout: that is
+//! its lease, and no other instance takes it before it runs out. An
+//! instance that dies in the middle of an attempt leaves the delivery to be
+//! attempted again once the lease ran out (so a receiver may see a delivery
+//! twice, never a change dropped). Claims, and the records of attempts,
+//! take turns across instances (SQLite's write lock; a transaction-scoped
+//! advisory lock on PostgreSQL), and every time they compare or write is
+//! the database's clock, so instances whose clocks disagree never attempt
+//! one delivery at once.
 //!
 //! Nothing here runs on a mutation's path: a commit only wakes the worker,
-//! and each request runs in a task of its own with a timeout, so a dead or
-//! slow endpoint delays only its own deliveries.
+//! and each request runs in a task of its own with a timeout. A dead or
+//! slow endpoint delays only its own deliveries: a claim leaves a webhook
+//! with [`PER_WEBHOOK`] attempts in flight alone, so it holds at most that
+//! many of the request slots, and a failed attempt moves the webhook's
+//! other due deliveries back to its own next attempt, so a dead endpoint is
+//! probed a few requests at a time, not flooded.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::{webhook, webhook_delivery, webhook_outbox};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement,
+    Value,
 };
 use serde_json::json;
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinSet;
 
 use super::{
-    ATTEMPT_HEADER, DELIVERY_HEADER, EVENT_HEADER, Events, SIGNATURE_HEADER, numbered, sign,
+    ATTEMPT_HEADER, DELIVERY_HEADER, EVENT_HEADER, Events, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    numbered, sign, sql_now, sql_now_plus,
 };
 use crate::db::begin_write;
 use crate::error::{Error, Result};
-use crate::service::changes::ChangeSink;
+use crate::service::changes::{ChangeKind, ChangeSink};
 use crate::service::pause::{self, Pause};
 use crate::surrogate;
 
 /// Outbox rows handed out per transaction.
 const FAN_OUT_BATCH: u64 = 200;
+
+/// Attempts of one webhook in flight at once, across every instance. A
+/// claim skips a webhook with this many unexpired leases, so a dead or
+/// hanging endpoint holds at most this many of an instance's request slots
+/// ([`DeliveryConfig::concurrency`], 16), each for a request timeout, and
+/// the rest stay free for the other endpoints; a burst of changes (an
+/// import) reaches one endpoint this many requests at a time. Small, so
+/// that several dead endpoints together still leave slots free; more than
+/// one, so a live endpoint's backlog does not go one request at a time.
+pub const PER_WEBHOOK: usize = 4;
+
+/// The first key of the PostgreSQL advisory lock (`qtwh` in ASCII) that
+/// claims and records of attempts take in turn; the second is the schema's
+/// hash, so deployments sharing a database do not wait for each other.
+const CLAIM_LOCK: i32 = 0x7174_7768;
 
 /// How long past its request timeout a claimed attempt stays its
 /// instance's before another may take the delivery over.
@@ -78,8 +103,14 @@ pub struct DeliveryConfig {
     /// How often the tables are looked at when nothing woke the worker
     /// (a change committed by another process, a retry coming due).
     pub poll: Duration,
-    /// Requests in flight at once.
+    /// Requests in flight at once (at most [`PER_WEBHOOK`] of them to one
+    /// webhook).
     pub concurrency: usize,
+    /// How long after its change committed a delivery's first attempt is
+    /// made at the earliest: longer than read replicas' replay lag, so a
+    /// receiver that purges a CDN at once does not have it refetch the old
+    /// page from a replica.
+    pub delay: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -91,6 +122,7 @@ impl Default for DeliveryConfig {
             timeout: Duration::from_secs(10),
             poll: Duration::from_secs(5),
             concurrency: 16,
+            delay: Duration::ZERO,
         }
     }
 }
@@ -175,15 +207,22 @@ async fn run(
     let finished = Arc::new(Notify::new());
     // Owned by this task: stopping it aborts the requests in flight.
     let mut in_flight = JoinSet::new();
+    let mut warned = false;
     loop {
         while in_flight.try_join_next().is_some() {}
         pause::at(hooks.before_pass.as_ref()).await;
-        let wait = match pass(&db, &client, &config, &mut in_flight, &finished).await {
+        let wait = match pass(
+            &db,
+            &client,
+            &config,
+            &mut in_flight,
+            &finished,
+            &mut warned,
+        )
+        .await
+        {
             Ok(_) if in_flight.len() >= config.concurrency => config.poll,
-            Ok(Some(due)) => (due - Utc::now())
-                .to_std()
-                .unwrap_or_default()
-                .clamp(MIN_WAIT, config.poll),
+            Ok(Some(due)) => due.wait().clamp(MIN_WAIT, config.poll),
             Ok(None) => config.poll,
             Err(e) => {
                 tracing::warn!(error = %e, retry_in_ms = config.poll.as_millis() as u64, "webhook worker pass failed");
@@ -202,15 +241,16 @@ async fn run(
 }
 
 /// One pass: hands out the outbox, then starts the due deliveries there is
-/// room for. Returns when the next pending delivery comes due.
+/// room for. Returns when the next delivery that may be claimed comes due.
 async fn pass(
     db: &DatabaseConnection,
     client: &reqwest::Client,
     config: &DeliveryConfig,
     in_flight: &mut JoinSet<()>,
     finished: &Arc<Notify>,
-) -> Result<Option<DateTime<Utc>>> {
-    while fan_out(db).await? == FAN_OUT_BATCH as usize {}
+    warned: &mut bool,
+) -> Result<Option<Due>> {
+    while fan_out(db, config, warned).await? == FAN_OUT_BATCH as usize {}
     let room = config.concurrency.saturating_sub(in_flight.len());
     if room > 0 {
         for (delivery, hook) in claim(db, config, room).await? {
@@ -226,13 +266,39 @@ async fn pass(
 }
 
 /// Turns up to [`FAN_OUT_BATCH`] outbox rows into deliveries, one per
-/// webhook that wants each, and removes them, in one transaction; returns
-/// how many rows it took.
-async fn fan_out(db: &DatabaseConnection) -> Result<usize> {
+/// webhook that existed when the row was written and wants its event, and
+/// removes them, in one transaction; returns how many rows it took.
+///
+/// A row of an event this version does not know (written by a newer one,
+/// during a rolling upgrade) is left for an instance that knows it; the
+/// first seen is logged once (`warned`).
+async fn fan_out(
+    db: &DatabaseConnection,
+    config: &DeliveryConfig,
+    warned: &mut bool,
+) -> Result<usize> {
+    let known = ChangeKind::ALL.map(ChangeKind::as_str);
+    if !*warned
+        && let Some(event) = webhook_outbox::Entity::find()
+            .select_only()
+            .column(webhook_outbox::Column::Event)
+            .filter(webhook_outbox::Column::Event.is_not_in(known))
+            .limit(1)
+            .into_tuple::<String>()
+            .one(db)
+            .await?
+    {
+        *warned = true;
+        tracing::warn!(
+            %event,
+            "the webhook outbox holds changes of an event this version does not know (written by a newer one); they are left for an instance that knows it"
+        );
+    }
     // A read first, so an idle pass takes no write lock (SQLite).
     let any = webhook_outbox::Entity::find()
         .select_only()
         .column(webhook_outbox::Column::Id)
+        .filter(webhook_outbox::Column::Event.is_in(known))
         .limit(1)
         .into_tuple::<i64>()
         .one(db)
@@ -244,6 +310,7 @@ async fn fan_out(db: &DatabaseConnection) -> Result<usize> {
     // SQLite has no row locks (sea-query writes no clause there): its
     // write transaction alone keeps other writers out.
     let rows = webhook_outbox::Entity::find()
+        .filter(webhook_outbox::Column::Event.is_in(known))
         .order_by_asc(webhook_outbox::Column::Id)
         .limit(FAN_OUT_BATCH)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -259,16 +326,22 @@ async fn fan_out(db: &DatabaseConnection) -> Result<usize> {
         .into_iter()
         .map(|h| (h.id, Events::from_stored(&h.events)))
         .collect();
-    let now = Utc::now();
+    let now = db_now(&txn).await?;
+    let delay = chrono::Duration::from_std(config.delay).unwrap_or(chrono::Duration::MAX);
     let mut deliveries = Vec::new();
     for row in &rows {
-        let Some(kind) = crate::service::changes::ChangeKind::parse(&row.event) else {
-            tracing::warn!(event = %row.event, "outbox row of an unknown event; dropped");
+        let Some(kind) = ChangeKind::parse(&row.event) else {
             continue;
         };
         let body = payload(row);
+        // The first attempt waits for the delay from the change's commit
+        // (both times the database's).
+        let first = row
+            .committed_at
+            .checked_add_signed(delay)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         for (id, events) in &hooks {
-            if events.wants(kind) {
+            if *id <= row.last_webhook_id && events.wants(kind) {
                 deliveries.push(webhook_delivery::ActiveModel {
                     webhook_id: Set(*id),
                     change_id: Set(row.id),
@@ -278,18 +351,19 @@ async fn fan_out(db: &DatabaseConnection) -> Result<usize> {
                     body: Set(body.clone()),
                     status: Set(status::PENDING.to_owned()),
                     attempts: Set(0),
-                    next_attempt_at: Set(now),
+                    next_attempt_at: Set(first),
                     last_status: Set(None),
                     last_error: Set(None),
                     created_at: Set(now),
                     last_attempt_at: Set(None),
                     finished_at: Set(None),
+                    leased_until: Set(None),
                     ..Default::default()
                 });
             }
         }
     }
-    // Rows of 15 values; well under every backend's limit of bound values.
+    // Rows of 16 values; well under every backend's limit of bound values.
     let mut pending = deliveries.into_iter().peekable();
     while pending.peek().is_some() {
         let chunk: Vec<_> = pending.by_ref().take(500).collect();
@@ -305,8 +379,21 @@ async fn fan_out(db: &DatabaseConnection) -> Result<usize> {
     Ok(rows.len())
 }
 
+/// The database's clock now.
+async fn db_now(db: &impl ConnectionTrait) -> Result<DateTime<Utc>> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT {} AS now", sql_now(backend)),
+        ))
+        .await?
+        .ok_or_else(|| Error::Internal("the database told no time".to_owned()))?;
+    Ok(row.try_get::<DateTime<Utc>>("", "now")?)
+}
+
 /// The JSON body every endpoint gets for an outbox row; the same bytes at
-/// every attempt, so its signature is too.
+/// every attempt (its signature also covers the attempt's time).
 fn payload(row: &webhook_outbox::Model) -> String {
     let keys = surrogate::of_change(
         row.article_id,
@@ -338,44 +425,90 @@ struct Claimed {
     event: String,
     body: String,
     attempts: i32,
+    /// When the claim was made, by the database's clock: the attempt's
+    /// time, which its signature covers.
+    last_attempt_at: DateTime<Utc>,
+}
+
+/// Starts a transaction that claims deliveries or records an attempt: on
+/// SQLite under the write lock (`BEGIN IMMEDIATE`), on PostgreSQL under a
+/// transaction-scoped advisory lock, so no two instances count a webhook's
+/// attempts in flight, or move its due deliveries, at once.
+async fn begin_claims(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    let txn = begin_write(db).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK}, hashtext(current_schema()))"),
+        ))
+        .await?;
+    }
+    Ok(txn)
+}
+
+/// SQL counting, per webhook, the attempts in flight: pending deliveries
+/// whose lease has not run out (one that ran out is due again, and counts
+/// no more).
+fn in_flight_sql(backend: DbBackend) -> String {
+    format!(
+        "SELECT webhook_id, COUNT(*) AS n FROM webhook_delivery \
+         WHERE status = '{pending}' AND leased_until > {now} GROUP BY webhook_id",
+        pending = status::PENDING,
+        now = sql_now(backend),
+    )
 }
 
 /// Claims up to `room` due deliveries for an attempt each (see the module
-/// docs: the attempt is counted and leased in the same statement); returns
+/// docs: the attempt is counted and leased in the same statement), at most
+/// as many of one webhook as [`PER_WEBHOOK`] leaves room for, its oldest
+/// first, and each webhook's first before any webhook's second; returns
 /// them with their webhooks.
 async fn claim(
     db: &DatabaseConnection,
     config: &DeliveryConfig,
     room: usize,
 ) -> Result<Vec<(Claimed, webhook::Model)>> {
-    let now = Utc::now();
-    let due = next_due(db).await?;
-    if due.is_none_or(|due| due > now) {
+    // A read first, so a pass with nothing due takes no lock.
+    if next_due(db).await?.is_none_or(|due| due.at > due.now) {
         return Ok(Vec::new());
     }
     let backend = db.get_database_backend();
-    let lease = now + chrono::Duration::from_std(config.timeout + LEASE_SLACK).unwrap_or_default();
-    // Rows another instance is claiming are skipped, not waited for.
-    let skip = if backend == sea_orm::DbBackend::Postgres {
-        " FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    };
+    let lease = millis(config.timeout + LEASE_SLACK);
+    let now = sql_now(backend);
+    let leased = sql_now_plus(backend, "$1");
     let sql = format!(
-        "UPDATE webhook_delivery SET attempts = attempts + 1, next_attempt_at = $1, last_attempt_at = $2 \
-         WHERE id IN (SELECT id FROM webhook_delivery \
-                      WHERE status = '{pending}' AND next_attempt_at <= $2 \
-                      ORDER BY next_attempt_at, id LIMIT $3{skip}) \
-         RETURNING id, webhook_id, event, body, attempts",
+        "UPDATE webhook_delivery \
+         SET attempts = attempts + 1, next_attempt_at = {leased}, leased_until = {leased}, \
+             last_attempt_at = {now} \
+         WHERE status = '{pending}' AND next_attempt_at <= {now} AND id IN ( \
+           SELECT due.id FROM ( \
+             SELECT d.id, d.next_attempt_at, \
+                    COALESCE(busy.n, 0) + ROW_NUMBER() OVER ( \
+                      PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS slot \
+             FROM webhook_delivery d \
+             LEFT JOIN ({in_flight}) busy ON busy.webhook_id = d.webhook_id \
+             WHERE d.status = '{pending}' AND d.next_attempt_at <= {now} \
+           ) due \
+           WHERE due.slot <= $2 \
+           ORDER BY due.slot, due.next_attempt_at, due.id \
+           LIMIT $3) \
+         RETURNING id, webhook_id, event, body, attempts, last_attempt_at",
         pending = status::PENDING,
+        in_flight = in_flight_sql(backend),
     );
+    let txn = begin_claims(db).await?;
     let claimed = Claimed::find_by_statement(Statement::from_sql_and_values(
         backend,
         numbered(backend, &sql),
-        [lease.into(), now.into(), (room as i64).into()],
+        [
+            lease.into(),
+            (PER_WEBHOOK as i64).into(),
+            (room as i64).into(),
+        ],
     ))
-    .all(db)
+    .all(&txn)
     .await?;
+    txn.commit().await?;
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
@@ -393,17 +526,56 @@ async fn claim(
         .collect())
 }
 
-/// When the first pending delivery comes due, if one is pending.
-async fn next_due(db: &DatabaseConnection) -> Result<Option<DateTime<Utc>>> {
-    Ok(webhook_delivery::Entity::find()
-        .select_only()
-        .column(webhook_delivery::Column::NextAttemptAt)
-        .filter(webhook_delivery::Column::Status.eq(status::PENDING))
-        .order_by_asc(webhook_delivery::Column::NextAttemptAt)
-        .limit(1)
-        .into_tuple::<DateTime<Utc>>()
-        .one(db)
-        .await?)
+/// When the first delivery a claim may take comes due, by the database's
+/// clock, and that clock's time now.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+impl Due {
+    /// How long until it comes due (nothing when it is).
+    fn wait(&self) -> Duration {
+        (self.at - self.now).to_std().unwrap_or_default()
+    }
+}
+
+/// When the first pending delivery a claim may take comes due, if one is
+/// pending: not one of a webhook with [`PER_WEBHOOK`] attempts in flight,
+/// unless it is itself in flight (its lease may run out). A slot of such a
+/// webhook frees when an attempt ends, which wakes this instance's worker
+/// (`finished`) when it made the attempt, and the next poll otherwise.
+async fn next_due(db: &DatabaseConnection) -> Result<Option<Due>> {
+    let backend = db.get_database_backend();
+    let now = sql_now(backend);
+    let sql = format!(
+        "SELECT MIN(d.next_attempt_at) AS due_at, {now} AS now \
+         FROM webhook_delivery d \
+         LEFT JOIN ({in_flight}) busy ON busy.webhook_id = d.webhook_id \
+         WHERE d.status = '{pending}' \
+           AND (d.leased_until > {now} OR COALESCE(busy.n, 0) < $1)",
+        pending = status::PENDING,
+        in_flight = in_flight_sql(backend),
+    );
+    #[derive(FromQueryResult)]
+    struct Row {
+        due_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    }
+    let row = Row::find_by_statement(Statement::from_sql_and_values(
+        backend,
+        numbered(backend, &sql),
+        [(PER_WEBHOOK as i64).into()],
+    ))
+    .one(db)
+    .await?;
+    Ok(row.and_then(|r| r.due_at.map(|at| Due { at, now: r.now })))
+}
+
+/// `d` in whole milliseconds, as SQL takes it.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// How one attempt ended.
@@ -431,7 +603,7 @@ async fn attempt(
     };
     if let Err(e) = record(db, config, &delivery, &outcome).await {
         // The lease runs out and the delivery is attempted again.
-        tracing::warn!(error = %e, delivery = delivery.id, "cannot record a webhook attempt");
+        tracing::warn!(error = %e, delivery = delivery.id, webhook = delivery.webhook_id, "cannot record a webhook attempt");
     }
 }
 
@@ -441,11 +613,13 @@ async fn post(
     delivery: &Claimed,
     hook: &webhook::Model,
 ) -> Result<Outcome> {
-    let signature = sign(&hook.secret, delivery.body.as_bytes())?;
+    let timestamp = delivery.last_attempt_at.timestamp();
+    let signature = sign(&hook.secret, timestamp, delivery.body.as_bytes())?;
     let sent = client
         .post(&hook.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(SIGNATURE_HEADER, signature)
+        .header(TIMESTAMP_HEADER, timestamp.to_string())
         .header(EVENT_HEADER, &delivery.event)
         .header(DELIVERY_HEADER, delivery.id.to_string())
         .header(ATTEMPT_HEADER, delivery.attempts.to_string())
@@ -460,88 +634,132 @@ async fn post(
         },
         Err(e) => Outcome::Failed {
             status: None,
-            error: describe(&e, config.timeout),
+            error: describe(e, config.timeout, hook),
         },
     })
 }
 
 /// What went wrong with a request, with its causes (reqwest's own text
-/// says only "error sending request").
-fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+/// says only "error sending request"), and never the url: a webhook's url
+/// is often a secret (a build hook's token in its query). This text is the
+/// delivery's `last_error`, and what the logs say.
+fn describe(e: reqwest::Error, timeout: Duration, hook: &webhook::Model) -> String {
     if e.is_timeout() {
         return format!("no answer within {} ms", timeout.as_millis());
     }
+    // reqwest's text of an error ends with ` for url (…)`, the whole url.
+    let e = e.without_url();
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    text.chars().take(ERROR_CHARS).collect()
+    redact(&text, hook).chars().take(ERROR_CHARS).collect()
+}
+
+/// `text` without `hook`'s url, the url's query and password, or its
+/// secret, should a cause have repeated one.
+fn redact(text: &str, hook: &webhook::Model) -> String {
+    let mut text = text.replace(hook.url.as_str(), "<the webhook's url>");
+    if let Ok(url) = reqwest::Url::parse(&hook.url) {
+        for hidden in [url.query(), url.password()].into_iter().flatten() {
+            if !hidden.is_empty() {
+                text = text.replace(hidden, "<redacted>");
+            }
+        }
+    }
+    if !hook.secret.is_empty() {
+        text = text.replace(hook.secret.as_str(), "<redacted>");
+    }
+    text
 }
 
 /// Records `outcome` of the attempt `delivery` was claimed for: delivered,
-/// pending again after its backoff, or failed after the last attempt. An
-/// attempt whose lease ran out and was taken over records nothing.
+/// pending again after its backoff, or failed after the last attempt; every
+/// time by the database's clock. An attempt whose lease ran out and was
+/// taken over records nothing.
+///
+/// A failed attempt that will be retried also moves its webhook's other
+/// due deliveries back to its own next attempt: a dead endpoint is then
+/// probed by the few attempts a claim lets through, each retried with
+/// backoff, not sent every due delivery at once; once a probe succeeds,
+/// the rest follow.
 async fn record(
     db: &DatabaseConnection,
     config: &DeliveryConfig,
     delivery: &Claimed,
     outcome: &Outcome,
 ) -> Result<()> {
-    let now = Utc::now();
+    let backend = db.get_database_backend();
+    let now = sql_now(backend);
     let attempt = u32::try_from(delivery.attempts).unwrap_or(u32::MAX);
-    let mut update = webhook_delivery::Entity::update_many();
-    match outcome {
+    // Only the attempt this instance claimed, if still its.
+    let this = format!(
+        "id = $1 AND attempts = $2 AND status = '{pending}'",
+        pending = status::PENDING
+    );
+    let mut values: Vec<Value> = vec![delivery.id.into(), delivery.attempts.into()];
+    let retry = matches!(outcome, Outcome::Failed { .. }) && attempt < config.max_attempts;
+    let sql = match outcome {
         Outcome::Delivered(code) => {
-            update = update
-                .col_expr(
-                    webhook_delivery::Column::Status,
-                    Expr::value(status::DELIVERED),
-                )
-                .col_expr(
-                    webhook_delivery::Column::LastStatus,
-                    Expr::value(i32::from(*code)),
-                )
-                .col_expr(
-                    webhook_delivery::Column::LastError,
-                    Expr::value(Option::<String>::None),
-                )
-                .col_expr(webhook_delivery::Column::FinishedAt, Expr::value(now));
+            values.push(i32::from(*code).into());
+            format!(
+                "UPDATE webhook_delivery SET status = '{delivered}', last_status = $3, \
+                 last_error = NULL, finished_at = {now}, leased_until = NULL WHERE {this}",
+                delivered = status::DELIVERED,
+            )
         }
         Outcome::Failed { status, error } => {
-            update = update
-                .col_expr(
-                    webhook_delivery::Column::LastStatus,
-                    Expr::value(status.map(i32::from)),
+            values.push(status.map(i32::from).into());
+            values.push(error.clone().into());
+            if retry {
+                values.push(millis(config.backoff(attempt)).into());
+                format!(
+                    "UPDATE webhook_delivery SET last_status = $3, last_error = $4, \
+                     next_attempt_at = {next}, leased_until = NULL WHERE {this}",
+                    next = sql_now_plus(backend, "$5"),
                 )
-                .col_expr(
-                    webhook_delivery::Column::LastError,
-                    Expr::value(error.clone()),
-                );
-            if attempt >= config.max_attempts {
-                tracing::warn!(delivery = delivery.id, attempts = attempt, %error, "webhook delivery failed for good");
-                update = update
-                    .col_expr(
-                        webhook_delivery::Column::Status,
-                        Expr::value(status::FAILED),
-                    )
-                    .col_expr(webhook_delivery::Column::FinishedAt, Expr::value(now));
             } else {
-                let next =
-                    now + chrono::Duration::from_std(config.backoff(attempt)).unwrap_or_default();
-                update =
-                    update.col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(next));
+                tracing::warn!(
+                    delivery = delivery.id,
+                    webhook = delivery.webhook_id,
+                    attempts = attempt,
+                    %error,
+                    "webhook delivery failed for good"
+                );
+                format!(
+                    "UPDATE webhook_delivery SET status = '{failed}', last_status = $3, \
+                     last_error = $4, finished_at = {now}, leased_until = NULL WHERE {this}",
+                    failed = status::FAILED,
+                )
             }
         }
-    }
-    update
-        .filter(webhook_delivery::Column::Id.eq(delivery.id))
-        .filter(webhook_delivery::Column::Attempts.eq(delivery.attempts))
-        .filter(webhook_delivery::Column::Status.eq(status::PENDING))
-        .exec(db)
+    };
+    let txn = begin_claims(db).await?;
+    let recorded = txn
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            numbered(backend, &sql),
+            values,
+        ))
         .await?;
+    if retry && recorded.rows_affected() == 1 {
+        let sql = format!(
+            "UPDATE webhook_delivery \
+             SET next_attempt_at = (SELECT f.next_attempt_at FROM webhook_delivery f WHERE f.id = $1) \
+             WHERE webhook_id = $2 AND status = '{pending}' AND id <> $1 AND next_attempt_at <= {now}",
+            pending = status::PENDING,
+        );
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            numbered(backend, &sql),
+            [delivery.id.into(), delivery.webhook_id.into()],
+        ))
+        .await?;
+    }
+    txn.commit().await?;
     Ok(())
 }
 
@@ -559,5 +777,28 @@ mod tests {
         let waits: Vec<u64> = (1..=5).map(|n| config.backoff(n).as_secs()).collect();
         assert_eq!(waits, [10, 20, 40, 60, 60]);
         assert_eq!(config.backoff(u32::MAX).as_secs(), 60);
+    }
+
+    #[test]
+    fn error_texts_name_neither_the_url_nor_its_query_password_or_secret() {
+        let hook = webhook::Model {
+            id: 1,
+            url: "https://builder:pa55@ci.example.org/build?token=hush".to_owned(),
+            events: "*".to_owned(),
+            secret: "whsec_s3cret".to_owned(),
+            created_at: Utc::now(),
+        };
+        let text = redact(
+            "error sending request for url (https://builder:pa55@ci.example.org/build?token=hush): \
+             token=hush, pa55, whsec_s3cret",
+            &hook,
+        );
+        for hidden in ["hush", "pa55", "s3cret", "ci.example.org"] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
+        assert!(
+            text.starts_with("error sending request for url (<the webhook's url>)"),
+            "{text}"
+        );
     }
 }

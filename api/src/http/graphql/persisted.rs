@@ -13,8 +13,8 @@
 
 use std::sync::Arc;
 
-use quick_cache::Weighter;
-use quick_cache::sync::Cache;
+use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::{DefaultHashBuilder, OptionsBuilder, Weighter};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -23,12 +23,19 @@ use crate::error::Error;
 /// The only version of the protocol.
 const VERSION: u64 = 1;
 
+/// Bytes of each shard of the cache, at least: four times the default
+/// body limit, so the largest document a request can carry is kept.
+const SHARD_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Most shards: concurrent lookups rarely contend beyond this.
+const MAX_SHARDS: usize = 16;
+
 /// Where a malformed `persistedQuery` is reported.
 const FIELD: &str = "extensions.persistedQuery";
 
 /// Query texts by the lower-case hex of their SHA-256.
 #[derive(Clone)]
-pub struct PersistedQueries(Arc<Cache<String, Arc<str>, ByBytes>>);
+pub struct PersistedQueries(Arc<Cache<String, Arc<str>, ByBytes, DefaultHashBuilder>>);
 
 /// Weighs an entry by its bytes.
 #[derive(Clone)]
@@ -43,10 +50,32 @@ impl Weighter<String, Arc<str>> for ByBytes {
 impl PersistedQueries {
     /// A cache of at most `bytes` of query text.
     pub fn new(bytes: u64) -> Self {
-        // quick_cache sizes its tables by an estimate of the entries; an
-        // article page's document is about 1 KiB.
+        // quick_cache sizes its tables by an estimate of the entries (an
+        // article page's document is about 1 KiB), and splits the bytes
+        // among shards, refusing an entry heavier than its shard's share:
+        // by default 4 shards per core, so on a large machine a document
+        // of a few tens of KiB would never be kept. Shards of at least
+        // SHARD_BYTES take any document under the body limit.
         let estimate = usize::try_from(bytes / 1024).unwrap_or(usize::MAX).max(16);
-        Self(Arc::new(Cache::with_weighter(estimate, bytes, ByBytes)))
+        let shards = usize::try_from(bytes / SHARD_BYTES)
+            .unwrap_or(MAX_SHARDS)
+            .clamp(1, MAX_SHARDS);
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity(estimate)
+            .weight_capacity(bytes)
+            .shards(shards)
+            .build();
+        let cache = match options {
+            Ok(options) => Cache::with_options(
+                options,
+                ByBytes,
+                DefaultHashBuilder::default(),
+                DefaultLifecycle::default(),
+            ),
+            // Only a missing capacity fails, and both are set.
+            Err(_) => Cache::with_weighter(estimate, bytes, ByBytes),
+        };
+        Self(Arc::new(cache))
     }
 
     /// The text a request runs: its `query`, checked against the hash it
@@ -193,6 +222,22 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_document_as_large_as_a_request_can_carry_is_kept() {
+        // Under quick_cache's default of 4 shards per core, 2 MiB on 2
+        // cores would be shards of 256 KiB, each refusing this document.
+        let cache = PersistedQueries::new(2 * 1024 * 1024);
+        let query = format!("{{ __typename }} # {}", "x".repeat(900 * 1024));
+        let hash = sha256_hex(&query);
+        assert!(
+            cache
+                .query_of(Some(&json!(query)), Some(&ext(&hash)))
+                .is_ok()
+        );
+        let hit = cache.query_of(None, Some(&ext(&hash)));
+        assert_eq!(hit.ok().flatten().map(|q| q.len()), Some(query.len()));
     }
 
     #[test]

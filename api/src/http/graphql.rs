@@ -349,15 +349,7 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    answer_get(&state, client, &headers, raw).await
-}
-
-async fn answer_get(
-    state: &AppState,
-    client: Option<IpAddr>,
-    headers: &HeaderMap,
-    raw: Option<String>,
-) -> Response {
+    let (state, headers) = (&state, &headers);
     let Some(media) = negotiate(headers) else {
         return refuse(
             StatusCode::NOT_ACCEPTABLE,
@@ -417,15 +409,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    answer_post(&state, client, &headers, &body).await
-}
-
-async fn answer_post(
-    state: &AppState,
-    client: Option<IpAddr>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Response {
+    let (state, headers) = (&state, &headers);
     let Some(media) = negotiate(headers) else {
         return refuse(
             StatusCode::NOT_ACCEPTABLE,
@@ -443,7 +427,7 @@ async fn answer_post(
             "send the request as application/json",
         );
     }
-    let value: Value = match serde_json::from_slice(body) {
+    let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
             return request_error(
